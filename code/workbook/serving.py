@@ -8,11 +8,11 @@ __all__ = ['log', 'MAX_PAYLOAD_BYTES', 'CSV_TYPE', 'JSON_TYPE', 'CAPTURE_PREFIX'
            'InferencePipeline', 'load_pipeline', 'format_predictions', 'capture_destination', 'CaptureConfig',
            'capture_record', 'capture_file', 'CaptureWriter', 'create_app', 'serve', 'main']
 
-# %% ../../nbs/06_serving.ipynb #f5910b0a
+# %% ../../nbs/06_serving.ipynb #5d10b573
 if __package__ in (None, "") and "__file__" in globals():  # run as a script, as SageMaker runs it: nbdev's relative imports need the package
     import sys; from pathlib import Path; sys.path.insert(0, str(Path(__file__).resolve().parents[1])); __package__ = "workbook"
 
-# %% ../../nbs/06_serving.ipynb #8e7dcfb1
+# %% ../../nbs/06_serving.ipynb #03cc3ee8
 import argparse
 import base64
 import csv
@@ -33,18 +33,18 @@ import numpy as np
 
 from .config import CATEGORICAL_FEATURES, FEATURES, SPECIES, WorkbookError, exit_on_error, is_s3, load_settings, s3_to_local
 
-# %% ../../nbs/06_serving.ipynb #0764a686
+# %% ../../nbs/06_serving.ipynb #4fa0500b
 log = logging.getLogger("workbook.serving")
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # SageMaker's InvokeEndpoint limit: 6 MiB
 CSV_TYPE, JSON_TYPE = "text/csv", "application/json"
 
-# %% ../../nbs/06_serving.ipynb #0eb27252
+# %% ../../nbs/06_serving.ipynb #88ad2cfe
 class RequestError(WorkbookError):
     "A bad request: `status` is the HTTP status (4xx) and `code` a short name of the problem."
     def __init__(self, message: str, status: int = 400, code: str = "ValidationError"):
         super().__init__(message); self.status, self.code = status, code
 
-# %% ../../nbs/06_serving.ipynb #70e37790
+# %% ../../nbs/06_serving.ipynb #d8c079c6
 def _header_index(first_row: list[str]) -> list[int] | None:
     "Positions of the features if `first_row` is a header line, else None."
     names = [c.strip().lower() for c in first_row]
@@ -54,12 +54,14 @@ def _header_index(first_row: list[str]) -> list[int] | None:
         raise RequestError(f"the CSV header lacks the column(s) {', '.join(missing)}; expected {', '.join(FEATURES)}")
     return [names.index(f) for f in FEATURES]
 
-# %% ../../nbs/06_serving.ipynb #d11e0c08
+# %% ../../nbs/06_serving.ipynb #d1c8691e
 def parse_csv(text: str # CSV rows of raw features, optionally after a header line
              ) -> list[list]:
     "Rows of raw feature values (strings) in `FEATURES` order."
-    try: rows = [r for r in csv.reader(io.StringIO(text), strict=True) if r and any(c.strip() for c in r)]
-    except csv.Error as e: raise RequestError(f"malformed CSV: {e}") from None
+    if '"' not in text: rows = [line.split(",") for line in text.splitlines() if line.strip()]  # fast path: no quoting
+    else:
+        try: rows = [r for r in csv.reader(io.StringIO(text), strict=True) if r and (len(r) > 1 or r[0].strip())]
+        except csv.Error as e: raise RequestError(f"malformed CSV: {e}") from None
     if not rows: raise RequestError("the CSV holds no rows")
     index = _header_index(rows[0])
     if index is not None:
@@ -74,7 +76,7 @@ def parse_csv(text: str # CSV rows of raw features, optionally after a header li
             raise RequestError(f"row {n} has {len(r)} columns, expected {len(FEATURES)}: {', '.join(FEATURES)}")
     return rows
 
-# %% ../../nbs/06_serving.ipynb #934c204f
+# %% ../../nbs/06_serving.ipynb #4e87061f
 def _json_row(item, n: int) -> list:
     "One JSON instance (record or list) as raw values in `FEATURES` order."
     if isinstance(item, dict):
@@ -87,7 +89,7 @@ def _json_row(item, n: int) -> list:
         return item
     raise RequestError(f"instance {n} is a {type(item).__name__}: send an object keyed by feature or a list of {len(FEATURES)} values")
 
-# %% ../../nbs/06_serving.ipynb #bb93b6d2
+# %% ../../nbs/06_serving.ipynb #b321d702
 def parse_json(text: str # JSON record(s), list(s) of values, or {"instances": [...]}
               ) -> list[list]:
     "Rows of raw feature values in `FEATURES` order."
@@ -99,12 +101,12 @@ def parse_json(text: str # JSON record(s), list(s) of values, or {"instances": [
     if len(data) == len(FEATURES) and not any(isinstance(v, (dict, list)) for v in data): data = [data]
     return [_json_row(item, n) for n, item in enumerate(data, 1)]
 
-# %% ../../nbs/06_serving.ipynb #d5ba8324
+# %% ../../nbs/06_serving.ipynb #45af9e5b
 def _media_type(content_type: str | None) -> str:
     "The bare media type of a Content-Type header, lower case."
     return (content_type or "").split(";")[0].strip().lower()
 
-# %% ../../nbs/06_serving.ipynb #ce457073
+# %% ../../nbs/06_serving.ipynb #101138cb
 def parse_payload(body: bytes, # request body
                   content_type: str | None, # the request's Content-Type header
                  ) -> list[list]:
@@ -117,13 +119,13 @@ def parse_payload(body: bytes, # request body
     except UnicodeDecodeError: raise RequestError("the request body is not UTF-8 text") from None
     return parse_csv(text) if kind == CSV_TYPE else parse_json(text)
 
-# %% ../../nbs/06_serving.ipynb #18501898
+# %% ../../nbs/06_serving.ipynb #c1e70b47
 def _steps(transformer) -> list:
     "The estimators of a pipeline, or `[transformer]`."
     if transformer == "passthrough": return []
     return [s for _, s in transformer.steps if s not in (None, "passthrough")] if hasattr(transformer, "steps") else [transformer]
 
-# %% ../../nbs/06_serving.ipynb #1df507ff
+# %% ../../nbs/06_serving.ipynb #de296873
 def _numeric_ops(steps: list) -> list:
     "Numpy operations equal to a chain of imputers and scalers."
     ops = []
@@ -133,12 +135,12 @@ def _numeric_ops(steps: list) -> list:
         elif kind == "StandardScaler":
             mean = s.mean_ if s.with_mean else 0.0
             scale = s.scale_ if s.with_std else 1.0
-            ops.append(("affine", 1.0 / np.asarray(scale, float), -np.asarray(mean, float) / np.asarray(scale, float)))
+            ops.append(("affine", 1.0 / np.broadcast_to(scale, s.n_features_in_), -np.broadcast_to(mean, s.n_features_in_) / np.broadcast_to(scale, s.n_features_in_)))
         elif kind == "MinMaxScaler" and not s.clip: ops.append(("affine", np.asarray(s.scale_, float), np.asarray(s.min_, float)))
         else: raise NotImplementedError(f"{kind} in a numeric pipeline")
     return ops
 
-# %% ../../nbs/06_serving.ipynb #f77bf4c2
+# %% ../../nbs/06_serving.ipynb #850c1aa2
 def _onehot_columns(steps: list, offset: int) -> tuple[list[dict], int]:
     "Per input column: fill value for missing and output position of each category (-1: dropped); the end offset."
     fills, encoder = None, None
@@ -159,7 +161,7 @@ def _onehot_columns(steps: list, offset: int) -> tuple[list[dict], int]:
         offset += len(kept)
     return columns, offset
 
-# %% ../../nbs/06_serving.ipynb #63bbb2cf
+# %% ../../nbs/06_serving.ipynb #b4331e0e
 def _number(value, row: int, name: str, missing: set) -> float:
     "A raw measurement as a float (NaN when missing)."
     if value is None: return math.nan
@@ -173,7 +175,7 @@ def _number(value, row: int, name: str, missing: set) -> float:
     if not math.isfinite(number): raise RequestError(f"row {row}: {name}={value!r} is not a finite number")
     return number
 
-# %% ../../nbs/06_serving.ipynb #ad4961f1
+# %% ../../nbs/06_serving.ipynb #dea5b8ca
 class FeatureEncoder:
     "A fitted ColumnTransformer compiled to numpy: `encode(rows)` equals `transformer.transform` on those rows."
     def __init__(self, transformer, features: list[str] = FEATURES):
@@ -190,6 +192,9 @@ class FeatureEncoder:
             else:
                 self.numeric.append((idx, _numeric_ops(steps), offset)); offset += len(idx)
         self.width = offset
+        self._columns = [(j, self.features[j], offset + k,  # per numeric column: its ops on Python floats
+                          [(op[0], float(op[1][k]), 0.0) if op[0] == "fill" else (op[0], float(op[1][k]), float(op[2][k])) for op in ops])
+                         for idx, ops, offset in self.numeric for k, j in enumerate(idx)]
 
     def _category(self, value, row: int, j: int, col: dict):
         "Output position of a raw category value (None: missing and not imputed)."
@@ -204,22 +209,22 @@ class FeatureEncoder:
 
     def encode(self, rows: list[list]) -> np.ndarray:
         "Transformed float32 matrix of raw rows in `FEATURES` order."
-        out = np.zeros((len(rows), self.width), np.float32)
-        for idx, ops, offset in self.numeric:
-            names = [self.features[j] for j in idx]
-            x = np.array([[_number(r[j], n, name, self.missing) for j, name in zip(idx, names)]
-                          for n, r in enumerate(rows, 1)], float)
-            for op in ops:
-                if op[0] == "fill": x = np.where(np.isnan(x), op[1], x)
-                else: x = x * op[1] + op[2]
-            out[:, offset:offset + len(idx)] = x
+        out, width, missing = [], self.width, self.missing
         for n, r in enumerate(rows, 1):
+            v = [0.0] * width
+            for j, name, pos, ops in self._columns:
+                x = _number(r[j], n, name, missing)
+                for kind, a, b in ops:
+                    if kind == "affine": x = x * a + b
+                    elif x != x: x = a  # fill a missing value
+                v[pos] = x
             for j, col in self.categorical:
                 pos = self._category(r[j], n, j, col)
-                if pos is not None and pos >= 0: out[n - 1, pos] = 1.0
-        return out
+                if pos is not None and pos >= 0: v[pos] = 1.0
+            out.append(v)
+        return np.array(out, np.float32).reshape(len(rows), width)
 
-# %% ../../nbs/06_serving.ipynb #835cfda7
+# %% ../../nbs/06_serving.ipynb #93d27a45
 def _probe_rows(encoder: FeatureEncoder) -> list[list]:
     "Rows covering every category, missing values and varied measurements, to compare encoder and transformer."
     rng = np.random.default_rng(0)
@@ -232,7 +237,7 @@ def _probe_rows(encoder: FeatureEncoder) -> list[list]:
         rows.append(row)
     return rows
 
-# %% ../../nbs/06_serving.ipynb #c2986637
+# %% ../../nbs/06_serving.ipynb #e8b4f7ec
 def _as_frame(rows: list[list], encoder: FeatureEncoder):
     "The rows as the DataFrame the transformer was fitted on (NaN for missing)."
     import pandas as pd
@@ -242,7 +247,7 @@ def _as_frame(rows: list[list], encoder: FeatureEncoder):
         df[name] = df[name].where(df[name].notna(), np.nan) if name in categorical else pd.to_numeric(df[name])
     return df
 
-# %% ../../nbs/06_serving.ipynb #7347fd64
+# %% ../../nbs/06_serving.ipynb #b9045705
 def compile_transformer(transformer, # fitted sklearn ColumnTransformer over `FEATURES`
                         check: bool = True, # compare with `transformer.transform` on probe rows
                        ) -> FeatureEncoder:
@@ -256,15 +261,20 @@ def compile_transformer(transformer, # fitted sklearn ColumnTransformer over `FE
             raise NotImplementedError("the numpy encoder differs from the transformer")
     return encoder
 
-# %% ../../nbs/06_serving.ipynb #2c98b4a6
+# %% ../../nbs/06_serving.ipynb #31e8017d
 _ACTIVATIONS = {
-    "Relu": lambda x: np.maximum(x, 0), "Relu6": lambda x: np.clip(x, 0, 6), "Tanh": np.tanh,
+    "Relu": lambda x: np.maximum(x, 0, out=x), "Relu6": lambda x: np.clip(x, 0, 6), "Tanh": np.tanh,
     "Sigmoid": lambda x: 1 / (1 + np.exp(-x)), "Softplus": lambda x: np.logaddexp(0, x),
     "Elu": lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0))),
-    "Softmax": lambda x: (lambda e: e / e.sum(axis=-1, keepdims=True))(np.exp(x - x.max(axis=-1, keepdims=True))),
+    "Softmax": lambda x: _softmax(x),
 }
 
-# %% ../../nbs/06_serving.ipynb #6fd3ea03
+def _softmax(x: np.ndarray) -> np.ndarray:
+    "Row-wise softmax, in place."
+    x -= x.max(axis=-1, keepdims=True); np.exp(x, out=x); x /= x.sum(axis=-1, keepdims=True)
+    return x
+
+# %% ../../nbs/06_serving.ipynb #a6897ccd
 def _layer_activations(graph_def) -> list[str]:
     "Activation op after each MatMul(+BiasAdd) of the largest function in a SavedModel graph ('linear' if none)."
     fdef = max(graph_def.library.function, key=lambda f: sum(n.op == "MatMul" for n in f.node_def))
@@ -279,7 +289,7 @@ def _layer_activations(graph_def) -> list[str]:
         acts.append(act[0] if act else "linear")
     return acts
 
-# %% ../../nbs/06_serving.ipynb #ed235a90
+# %% ../../nbs/06_serving.ipynb #394d8615
 class DenseNetwork:
     "A chain of Dense layers in numpy: `predict_proba(x)` equals the SavedModel's output."
     def __init__(self, layers: list[tuple]): self.layers = layers  # [(kernel, bias, activation name)]
@@ -287,28 +297,28 @@ class DenseNetwork:
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         "Output of the network (class probabilities) for transformed features `x`."
         for kernel, bias, act in self.layers:
-            x = x @ kernel + bias
+            x = np.dot(x, kernel); x += bias
             if act != "linear": x = _ACTIVATIONS[act](x)
         return x
 
     @property
     def width(self) -> int: return self.layers[0][0].shape[0]
 
-# %% ../../nbs/06_serving.ipynb #16694d8b
+# %% ../../nbs/06_serving.ipynb #b22237c5
 def _saved_model(path: Path):
     "The SavedModel at `path` and its `serving_default` function."
     import tensorflow as tf
     loaded = tf.saved_model.load(str(path))
     return loaded, loaded.signatures["serving_default"]
 
-# %% ../../nbs/06_serving.ipynb #f4dd6a9c
+# %% ../../nbs/06_serving.ipynb #09cd79a5
 def _call_signature(fn, x: np.ndarray) -> np.ndarray:
     "Output of a SavedModel signature for the float32 matrix `x`."
     import tensorflow as tf
     (name, _), = fn.structured_input_signature[1].items()
     return next(iter(fn(**{name: tf.constant(x, tf.float32)}).values())).numpy()
 
-# %% ../../nbs/06_serving.ipynb #99e35c56
+# %% ../../nbs/06_serving.ipynb #7abb07a2
 def extract_dense_network(saved_model_dir: Path, # TF Serving SavedModel (e.g. `model/001`)
                          ) -> DenseNetwork:
     "Read a Dense-layer network's weights and activations out of a SavedModel; NotImplementedError if it isn't one."
@@ -324,7 +334,7 @@ def extract_dense_network(saved_model_dir: Path, # TF Serving SavedModel (e.g. `
         raise NotImplementedError("the numpy network differs from the SavedModel")
     return net
 
-# %% ../../nbs/06_serving.ipynb #5dbc4b1a
+# %% ../../nbs/06_serving.ipynb #911d4d74
 class _TransformerEncoder:
     "Fallback encoder: the sklearn transformer on a DataFrame."
     def __init__(self, transformer):
@@ -340,13 +350,13 @@ class _TransformerEncoder:
         x = self.transformer.transform(df)
         return np.asarray(x.toarray() if hasattr(x, "toarray") else x, np.float32)
 
-# %% ../../nbs/06_serving.ipynb #f2b66b1d
+# %% ../../nbs/06_serving.ipynb #b0e68035
 class _SavedModelNetwork:
     "Fallback network: the SavedModel's signature through TensorFlow."
     def __init__(self, path: Path): self.loaded, self.fn = _saved_model(path)
     def predict_proba(self, x): return _call_signature(self.fn, x)
 
-# %% ../../nbs/06_serving.ipynb #2b6c80f3
+# %% ../../nbs/06_serving.ipynb #c6ae1c5b
 @dataclass
 class InferencePipeline:
     "Raw rows -> transformed features -> class probabilities -> species."
@@ -358,7 +368,7 @@ class InferencePipeline:
         "Class probabilities (rows x classes) of raw rows in `FEATURES` order."
         return self.network.predict_proba(self.encoder.encode(rows))
 
-# %% ../../nbs/06_serving.ipynb #993f03d8
+# %% ../../nbs/06_serving.ipynb #a2c493df
 def _model_version_dir(model_dir: Path) -> Path:
     "The SavedModel folder inside a model directory, found as TF Serving does (digits-only parent of saved_model.pb)."
     found = sorted((p.parent for p in Path(model_dir).rglob("saved_model.pb") if p.parent.name.isdigit()),
@@ -366,7 +376,7 @@ def _model_version_dir(model_dir: Path) -> Path:
     if not found: raise WorkbookError(f"no SavedModel (<version digits>/saved_model.pb) under {model_dir}")
     return found[-1]
 
-# %% ../../nbs/06_serving.ipynb #cd867e83
+# %% ../../nbs/06_serving.ipynb #55b402f7
 def load_pipeline(model_dir: str | Path, # model directory: 001/ SavedModel, transformer.joblib, classes.json
                  ) -> InferencePipeline:
     "The inference pipeline of a model directory, compiled to numpy where possible."
@@ -382,7 +392,7 @@ def load_pipeline(model_dir: str | Path, # model directory: 001/ SavedModel, tra
         log.warning("serving the SavedModel through TensorFlow (slower): %s", e); network = _SavedModelNetwork(version_dir)
     return InferencePipeline(encoder, network, list(classes))
 
-# %% ../../nbs/06_serving.ipynb #d6666f87
+# %% ../../nbs/06_serving.ipynb #09aa5e4a
 def format_predictions(probabilities: np.ndarray, # rows x classes
                        classes: list[str], # class names in column order
                        accept: str | None = None, # the request's Accept header
@@ -401,7 +411,7 @@ def format_predictions(probabilities: np.ndarray, # rows x classes
     preds = [{"species": classes[b], "probabilities": dict(zip(classes, row))} for b, row in zip(best.tolist(), values)]
     return json.dumps({"predictions": preds}).encode(), JSON_TYPE
 
-# %% ../../nbs/06_serving.ipynb #d0599fae
+# %% ../../nbs/06_serving.ipynb #4e862ab3
 CAPTURE_PREFIX = "datacapture"  # S3 prefix of captured data under the bucket
 
 def capture_destination(settings=None) -> str:
@@ -409,7 +419,7 @@ def capture_destination(settings=None) -> str:
     settings = settings or load_settings()
     return f"s3://{settings.bucket}/{CAPTURE_PREFIX}"
 
-# %% ../../nbs/06_serving.ipynb #eac6eafe
+# %% ../../nbs/06_serving.ipynb #7ef740e0
 _MODES = {"input": "Input", "request": "Input", "output": "Output", "response": "Output"}
 
 @dataclass(frozen=True)
@@ -443,7 +453,7 @@ class CaptureConfig:
                 "CaptureContentTypeHeader": {"CsvContentTypes": list(self.csv_content_types),
                                              "JsonContentTypes": list(self.json_content_types)}}
 
-# %% ../../nbs/06_serving.ipynb #5af6574e
+# %% ../../nbs/06_serving.ipynb #ffab25f4
 def _captured(body: bytes, content_type: str, mode: str, config: CaptureConfig) -> dict:
     "The endpointInput/endpointOutput part of a capture record."
     kind = _media_type(content_type)
@@ -454,7 +464,7 @@ def _captured(body: bytes, content_type: str, mode: str, config: CaptureConfig) 
     if encoding == "BASE64": data = base64.b64encode(body).decode("ascii")
     return {"observedContentType": content_type, "mode": mode, "data": data, "encoding": encoding}
 
-# %% ../../nbs/06_serving.ipynb #0c7ff6d5
+# %% ../../nbs/06_serving.ipynb #9f1803e8
 def capture_record(config: CaptureConfig, # what to capture
                    inference_time: float, # time.time() of the request
                    input_body: bytes, input_type: str, # request body and Content-Type
@@ -471,25 +481,23 @@ def capture_record(config: CaptureConfig, # what to capture
     meta["inferenceTime"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(inference_time))
     return {"captureData": data, "eventMetadata": meta, "eventVersion": "0"}
 
-# %% ../../nbs/06_serving.ipynb #f1caddda
+# %% ../../nbs/06_serving.ipynb #1b1f9d66
 def capture_file(root: Path, endpoint: str, variant: str, when: float) -> Path:
     "Path of a new capture file: `{root}/{endpoint}/{variant}/yyyy/mm/dd/hh/{MM}-{SS}-{mmm}-{uuid}.jsonl`."
     t = time.gmtime(when)
     name = f"{t.tm_min:02d}-{t.tm_sec:02d}-{int(when * 1000) % 1000:03d}-{uuid.uuid4()}.jsonl"
     return Path(root) / endpoint / variant / time.strftime("%Y/%m/%d/%H", t) / name
 
-# %% ../../nbs/06_serving.ipynb #c3cb9983
-_STOP = object()
-
+# %% ../../nbs/06_serving.ipynb #228349f5
 class CaptureWriter:
     "Background writer of data-capture records: `put` never blocks; `close` writes everything still queued."
     def __init__(self, config: CaptureConfig, # what to capture
                  root: Path, # local folder of the destination
                  endpoint: str, variant: str = "AllTraffic", # endpoint and production variant names
-                 flush_seconds: float = 1.0): # how often buffered records reach the file
+                 flush_seconds: float = 0.2): # how often queued records are written and flushed
         self.config, self.root, self.endpoint, self.variant = config, Path(root), endpoint, variant
         self.flush_seconds, self.written = flush_seconds, 0
-        self._queue, self._file, self._hour = queue.SimpleQueue(), None, None
+        self._queue, self._file, self._hour, self._stop = queue.SimpleQueue(), None, None, threading.Event()
         self._thread = threading.Thread(target=self._run, name="capture-writer", daemon=True)
         self._thread.start()
 
@@ -511,47 +519,31 @@ class CaptureWriter:
         self._file.write(json.dumps(capture_record(self.config, *request)) + "\n")
         self.written += 1
 
-    def _run(self):
-        last_flush = time.monotonic()
+    def _drain(self):
+        "Write every queued record, then flush the file."
+        wrote = False
         while True:
-            try: item = self._queue.get(timeout=self.flush_seconds)
-            except queue.Empty: item = None
-            if item is _STOP: break
-            try:
-                if item is not None: self._write(item)
-                if self._file and time.monotonic() - last_flush >= self.flush_seconds:
-                    self._file.flush(); last_flush = time.monotonic()
+            try: item = self._queue.get_nowait()
+            except queue.Empty: break
+            try: self._write(item); wrote = True
             except Exception: log.exception("data capture: could not write a record")
+        if wrote and self._file: self._file.flush()
+
+    def _run(self):
+        while not self._stop.wait(self.flush_seconds): self._drain()
+        self._drain()
         if self._file: self._file.close()
 
     def close(self, timeout: float = 30) -> None:
         "Write every queued record, close the file and stop the thread."
-        if self._thread.is_alive():
-            self._queue.put(_STOP); self._thread.join(timeout)
+        self._stop.set(); self._thread.join(timeout)
 
-# %% ../../nbs/06_serving.ipynb #e33e57c3
-def _error(status: int, code: str, message: str, **headers):
-    "A JSON error response (also readable by botocore: x-amzn-ErrorType header and `message`)."
-    from starlette.responses import Response
-    body = json.dumps({"error": code, "message": message}).encode()
-    return Response(body, status, {"x-amzn-ErrorType": code, **headers}, media_type=JSON_TYPE)
+# %% ../../nbs/06_serving.ipynb #dd57278a
+def _error(status: int, code: str, message: str) -> tuple:
+    "A JSON error answer: (status, body, content type, extra headers)."
+    return status, json.dumps({"error": code, "message": message}).encode(), JSON_TYPE, [(b"x-amzn-errortype", code.encode())]
 
-# %% ../../nbs/06_serving.ipynb #c4c3b7f8
-async def _read_body(request) -> bytes:
-    "The request body; RequestError 413 beyond `MAX_PAYLOAD_BYTES` (the rest is drained, not stored)."
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) <= MAX_PAYLOAD_BYTES: return await request.body()
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size <= MAX_PAYLOAD_BYTES: chunks.append(chunk)
-        elif size > 16 * MAX_PAYLOAD_BYTES: break
-    if size > MAX_PAYLOAD_BYTES:
-        raise RequestError(f"the request body has {size:,}{'+' if size > 16 * MAX_PAYLOAD_BYTES else ''} bytes; "
-                           f"the limit is {MAX_PAYLOAD_BYTES:,} (6 MiB)", 413, "PayloadTooLarge")
-    return b"".join(chunks)
-
-# %% ../../nbs/06_serving.ipynb #c4549b1c
+# %% ../../nbs/06_serving.ipynb #42fa927d
 class _ModelState:
     "The pipeline once the loader thread has built it, or the reason it failed."
     def __init__(self, model_dir: Path): self.model_dir, self.pipeline, self.error = Path(model_dir), None, None
@@ -564,69 +556,119 @@ class _ModelState:
         except Exception as e:
             self.error = f"{type(e).__name__}: {e}"; log.exception("could not load the model")
 
-# %% ../../nbs/06_serving.ipynb #5a39f669
+    def not_ready(self) -> tuple:
+        "The 503 answer while the model is loading (or failed to load)."
+        if self.error: return _error(503, "ModelError", f"the model failed to load: {self.error}")
+        return _error(503, "ModelNotReady", "the model is still loading: retry in a few seconds")
+
+# %% ../../nbs/06_serving.ipynb #122bd8d6
+class _Invocations:
+    "The invocation handler: body in, predictions (or a 4xx JSON error) out, capture queued."
+    def __init__(self, state: _ModelState, endpoint_name: str, variant: str):
+        self.state, self.endpoint_name, self.variant, self.writer = state, endpoint_name, variant, None
+        self.variant_header = [(b"x-amzn-invoked-production-variant", variant.encode())]
+
+    def answer(self, path: str, headers: dict, body: bytes, size: int) -> tuple:
+        "(status, body, content type, extra headers) for one request."
+        try:
+            if path != "/invocations":
+                name = path[len("/endpoints/"):-len("/invocations")]
+                if name != self.endpoint_name:
+                    raise RequestError(f"endpoint {name!r} not found: this server is {self.endpoint_name!r}", 404, "ValidationError")
+            if size > MAX_PAYLOAD_BYTES:
+                raise RequestError(f"the request body has {size:,}{'+' if size > _DRAIN_LIMIT else ''} bytes; "
+                                   f"the limit is {MAX_PAYLOAD_BYTES:,} (6 MiB)", 413, "PayloadTooLarge")
+            pipeline = self.state.pipeline
+            if pipeline is None: return self.state.not_ready()
+            content_type = headers.get(b"content-type", b"").decode("latin-1") or JSON_TYPE
+            rows = parse_payload(body, content_type)
+            accept = headers.get(b"accept")
+            out, out_type = format_predictions(pipeline.predict_proba(rows), pipeline.classes, accept and accept.decode("latin-1"))
+            if self.writer is not None and self.writer.sampled():
+                inference_id = headers.get(b"x-amzn-sagemaker-inference-id")
+                self.writer.put(time.time(), body, content_type, out, out_type, inference_id and inference_id.decode("latin-1"))
+            return 200, out, out_type, self.variant_header
+        except RequestError as e: return _error(e.status, e.code, str(e))
+        except Exception as e:
+            log.exception("invocation failed")
+            return _error(400, "ValidationError", f"could not process the request: {type(e).__name__}: {e}")
+
+    async def __call__(self, scope, receive, send):
+        "Lean ASGI handler of POST /invocations and /endpoints/{name}/invocations."
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect": return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size <= MAX_PAYLOAD_BYTES: chunks.append(chunk)
+            elif size > _DRAIN_LIMIT: break
+            more = message.get("more_body", False)
+        status, body, kind, extra = self.answer(scope["path"], dict(scope["headers"]), b"".join(chunks), size)
+        headers = [(b"content-type", kind.encode()), (b"content-length", str(len(body)).encode()), *extra]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+# %% ../../nbs/06_serving.ipynb #7d6df352
+_DRAIN_LIMIT = 16 * MAX_PAYLOAD_BYTES  # an oversized body is read (not kept) up to here, then the answer is 413
+
+def _is_invocation(scope) -> bool:
+    "Is this ASGI scope a POST to /invocations or /endpoints/{name}/invocations?"
+    if scope["type"] != "http" or scope["method"] != "POST": return False
+    path = scope["path"]
+    return path == "/invocations" or (path.startswith("/endpoints/") and path.endswith("/invocations")
+                                      and "/" not in path[len("/endpoints/"):-len("/invocations")])
+
+# %% ../../nbs/06_serving.ipynb #cdc1d714
 def create_app(model_dir: str | Path, # model directory (the contents of model.tar.gz)
                capture: CaptureConfig | None = None, # data capture settings; None = no capture
                endpoint_name: str = "penguins-endpoint", # name answered on /endpoints/{name}/invocations
                variant: str = "AllTraffic", # production variant name (capture folder)
                settings=None, # Settings that map an s3:// capture destination to the local store
               ):
-    "The endpoint's ASGI app: /ping, /invocations and /endpoints/{name}/invocations."
+    "The endpoint's Starlette app: /ping, /invocations and /endpoints/{name}/invocations."
     from contextlib import asynccontextmanager
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
     from starlette.responses import Response
     from starlette.routing import Route
     state = _ModelState(model_dir)
-    writer: list = []  # the capture writer while the app runs
+    invocations = _Invocations(state, endpoint_name, variant)
 
     @asynccontextmanager
     async def lifespan(app):
         threading.Thread(target=state.load, name="model-loader", daemon=True).start()
         if capture is not None and capture.sampling_percentage > 0:
-            writer.append(CaptureWriter(capture, capture.local_dir(settings), endpoint_name, variant))
+            invocations.writer = CaptureWriter(capture, capture.local_dir(settings), endpoint_name, variant)
         try: yield
         finally:
-            for w in writer: w.close()
-            writer.clear()
+            if invocations.writer is not None: invocations.writer.close(); invocations.writer = None
+
+    def _response(answer: tuple) -> Response:
+        status, body, kind, extra = answer
+        return Response(body, status, {k.decode(): v.decode() for k, v in extra}, media_type=kind)
 
     async def ping(request):
-        if state.pipeline is not None: return Response(b"", 200)
-        if state.error: return _error(503, "ModelError", f"the model failed to load: {state.error}")
-        return _error(503, "ModelNotReady", "the model is still loading", **{"Retry-After": "1"})
-
-    async def invocations(request):
-        try:
-            name = request.path_params.get("name")
-            if name is not None and name != endpoint_name:
-                raise RequestError(f"endpoint {name!r} not found: this server is {endpoint_name!r}", 404, "ValidationError")
-            body = await _read_body(request)
-            pipeline = state.pipeline
-            if pipeline is None:
-                return await ping(request)
-            content_type = request.headers.get("content-type") or JSON_TYPE
-            rows = parse_payload(body, content_type)
-            out, out_type = format_predictions(pipeline.predict_proba(rows), pipeline.classes, request.headers.get("accept"))
-            if writer and writer[0].sampled():
-                writer[0].put(time.time(), body, content_type, out, out_type,
-                              request.headers.get("x-amzn-sagemaker-inference-id"))
-            return Response(out, 200, {"x-Amzn-Invoked-Production-Variant": variant}, media_type=out_type)
-        except RequestError as e: return _error(e.status, e.code, str(e))
-        except Exception as e:
-            log.exception("invocation failed")
-            return _error(400, "ValidationError", f"could not process the request: {type(e).__name__}: {e}")
+        return Response(b"", 200) if state.pipeline is not None else _response(state.not_ready())
 
     async def http_error(request, exc):
-        return _error(exc.status_code, "NotFound" if exc.status_code == 404 else "BadRequest", str(exc.detail))
+        return _response(_error(exc.status_code, "NotFound" if exc.status_code == 404 else "BadRequest",
+                                f"{exc.detail}: {request.method} {request.url.path}"))
 
-    routes = [Route("/ping", ping, methods=["GET"]),
-              Route("/invocations", invocations, methods=["POST"]),
-              Route("/endpoints/{name}/invocations", invocations, methods=["POST"])]
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
-    app.state.model, app.state.capture_writers = state, writer
+    class EndpointApp(Starlette):
+        "Starlette, with the invocation paths answered before routing."
+        async def __call__(self, scope, receive, send):
+            if _is_invocation(scope): return await invocations(scope, receive, send)
+            await super().__call__(scope, receive, send)
+
+    app = EndpointApp(routes=[Route("/ping", ping, methods=["GET"]),
+                              Route("/invocations", invocations, methods=["POST"]),  # reached by no request: documents the route
+                              Route("/endpoints/{name}/invocations", invocations, methods=["POST"])],
+                      lifespan=lifespan, exception_handlers={HTTPException: http_error})
+    app.state.model, app.state.invocations = state, invocations
     return app
 
-# %% ../../nbs/06_serving.ipynb #f047791d
+# %% ../../nbs/06_serving.ipynb #0d88ae9a
 def serve(model_dir: str | Path, # model directory (the contents of model.tar.gz)
           host: str = "127.0.0.1", # address to bind
           port: int = 8080, # port to listen on
@@ -642,7 +684,7 @@ def serve(model_dir: str | Path, # model directory (the contents of model.tar.gz
     uvicorn.run(app, host=host, port=port, workers=1, access_log=False, log_level=log_level,
                 lifespan="on", timeout_graceful_shutdown=10)
 
-# %% ../../nbs/06_serving.ipynb #b919bc8a
+# %% ../../nbs/06_serving.ipynb #0ee098af
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m workbook.serving", description="Serve a model directory as a SageMaker-compatible endpoint.")
     p.add_argument("--model-dir", default=os.environ.get("SM_MODEL_DIR", "/opt/ml/model"), help="model directory (default /opt/ml/model)")
@@ -656,7 +698,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--log-level", default="info", help="log level")
     return p
 
-# %% ../../nbs/06_serving.ipynb #13c3adbd
+# %% ../../nbs/06_serving.ipynb #fe170431
 @exit_on_error
 def main(argv: list[str] | None = None) -> None:
     "Command-line entry point of the endpoint."
@@ -667,5 +709,5 @@ def main(argv: list[str] | None = None) -> None:
                if args.capture_destination else None)
     serve(model_dir, args.host, args.port, capture, args.endpoint_name, args.variant, args.log_level)
 
-# %% ../../nbs/06_serving.ipynb #df1e399b
+# %% ../../nbs/06_serving.ipynb #2fbd8112
 if __name__ == "__main__" and "get_ipython" not in globals(): main()
