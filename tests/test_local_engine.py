@@ -182,7 +182,7 @@ def test_pipeline_end_to_end_cache_and_gate(settings, registered, capsys):
     assert "val_accuracy=0.5" in Path(by_name["Train"]["Logs"][0]).read_text()
     assert all(s["AttemptCount"] == 1 and s["StartTime"] <= s["EndTime"] for s in record["Steps"])
     out = capsys.readouterr().out
-    assert "Train                      Executing (Training)" in out and "Succeeded in" in out and "Register-RegisterModel" in out
+    assert "Train                  Executing (Training)" in out and "Succeeded in" in out and "Register-RegisterModel" in out
 
     # same arguments again: the three job steps are cache hits, and the run says so
     second = run_definition(definition, settings)
@@ -293,8 +293,10 @@ def test_kill_mid_step_then_resume(settings, tmp_path, sig):
     assert wait["ProcessingJobName"] == "pipelines-killed-run-Wait-2"  # its own job folder and log
 
 
-def test_tuning_step_with_toolkit_trials(settings, registered, monkeypatch):
-    monkeypatch.setattr(engine, "_tuning_runner", lambda: engine.random_search_tuning_job)
+@pytest.mark.parametrize("tuner", ["workbook.tuning", "fallback"])
+def test_tuning_step_with_toolkit_trials(settings, registered, monkeypatch, tuner):
+    if tuner == "fallback": monkeypatch.setattr(engine, "_tuning_runner", lambda: engine.random_search_tuning_job)
+    else: assert engine._tuning_runner().__module__ == "workbook.tuning"
     base = training_definition()
     train_args = next(s for s in base["Steps"] if s["Name"] == "Train")["Arguments"]
     tdef = {k: v for k, v in train_args.items() if k not in ("HyperParameters", "ResourceConfig")}
