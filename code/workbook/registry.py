@@ -9,8 +9,9 @@ __all__ = ['PENDING', 'APPROVED', 'REJECTED', 'APPROVAL_STATUSES', 'ALLOWED_TRAN
            'register_model_version', 'get_model_version', 'list_model_versions', 'update_approval', 'latest_approved',
            'format_versions', 'add_commands']
 
-# %% ../../nbs/05_registry.ipynb #99a3a0e0
+# %% ../../nbs/05_registry.ipynb #3b08aaff
 import argparse
+import functools
 import json
 import logging
 import uuid
@@ -20,12 +21,12 @@ from pathlib import Path
 from .config import Settings, WorkbookError, is_s3, load_settings, local_to_s3, s3_to_local
 from .evaluation import EVALUATION_FILE, report_metric
 
-# %% ../../nbs/05_registry.ipynb #02057a4b
+# %% ../../nbs/05_registry.ipynb #eede69db
 PENDING, APPROVED, REJECTED = "PendingManualApproval", "Approved", "Rejected"
 APPROVAL_STATUSES = (PENDING, APPROVED, REJECTED)
 ALLOWED_TRANSITIONS = {PENDING: (APPROVED, REJECTED), APPROVED: (REJECTED,), REJECTED: ()}
 
-# %% ../../nbs/05_registry.ipynb #55ebcf99
+# %% ../../nbs/05_registry.ipynb #1572aafb
 def check_transition(
     version: int, # model version number, for the message
     current: str, # its approval status now
@@ -39,7 +40,7 @@ def check_transition(
         raise WorkbookError(f"cannot {verb} version {version}: it is {current}, and a {current.lower()} version stays "
                             f"{current.lower()} (register a new version instead)")
 
-# %% ../../nbs/05_registry.ipynb #152a27b3
+# %% ../../nbs/05_registry.ipynb #aadee5f1
 SERVING_FRAMEWORK_VERSION = "2.19"  # TensorFlow Serving image version of the default inference specification
 INSTANCE_TYPES = ["ml.m5.large"]  # instance types the model version declares it runs on
 
@@ -51,7 +52,7 @@ def inference_image_uri(settings: Settings) -> str:
     return image_uris.retrieve("tensorflow", settings.region, version=SERVING_FRAMEWORK_VERSION,
                                image_scope="inference", instance_type=INSTANCE_TYPES[0])
 
-# %% ../../nbs/05_registry.ipynb #33df504d
+# %% ../../nbs/05_registry.ipynb #c5d1a00a
 def default_inference_spec(
     settings: Settings, # region of the serving image
     model_data_url: str, # S3 URI of model.tar.gz
@@ -61,7 +62,7 @@ def default_inference_spec(
             "SupportedContentTypes": ["text/csv", "application/json"], "SupportedResponseMIMETypes": ["application/json"],
             "SupportedRealtimeInferenceInstanceTypes": INSTANCE_TYPES, "SupportedTransformInstanceTypes": INSTANCE_TYPES}
 
-# %% ../../nbs/05_registry.ipynb #792cc1b1
+# %% ../../nbs/05_registry.ipynb #cbdb54fb
 def model_package_request(
     group: str, # model package group name
     inference_spec: dict, # InferenceSpecification
@@ -76,7 +77,7 @@ def model_package_request(
     if metadata: request["CustomerMetadataProperties"] = {str(k): str(v) for k, v in metadata.items()}
     return request
 
-# %% ../../nbs/05_registry.ipynb #007c7b83
+# %% ../../nbs/05_registry.ipynb #62de0368
 def _request_model_data_url(request: dict) -> str:
     "`ModelDataUrl` of the first container of a CreateModelPackage request."
     try: return request["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
@@ -86,7 +87,7 @@ def _request_metrics_uri(request: dict) -> str | None:
     "S3 URI of the model-quality statistics of a CreateModelPackage request, if any."
     return ((request.get("ModelMetrics") or {}).get("ModelQuality") or {}).get("Statistics", {}).get("S3Uri")
 
-# %% ../../nbs/05_registry.ipynb #0d2e8248
+# %% ../../nbs/05_registry.ipynb #828a0af4
 def _s3_client(settings: Settings, service: str = "s3"):
     "A boto3 client for `service` in the settings' region."
     import boto3
@@ -111,7 +112,7 @@ def _write_s3_json(settings: Settings, uri: str, doc: dict) -> str:
         _s3_client(settings).put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType="application/json")
     return uri
 
-# %% ../../nbs/05_registry.ipynb #3b63adc2
+# %% ../../nbs/05_registry.ipynb #a98f769f
 def _report_uri(settings: Settings, group: str, report: dict | str | Path) -> str:
     "An S3 URI holding `report` (a dict, a local JSON file, or already an S3 URI)."
     if isinstance(report, (str, Path)) and is_s3(report): return str(report)
@@ -123,20 +124,20 @@ def _report_uri(settings: Settings, group: str, report: dict | str | Path) -> st
     uri = f"s3://{settings.bucket}/registry/{group}/{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:8]}/{EVALUATION_FILE}"
     return _write_s3_json(settings, uri, report)
 
-# %% ../../nbs/05_registry.ipynb #5f8816bf
+# %% ../../nbs/05_registry.ipynb #c46cc749
 TAG = {"status": "sagemaker.approval_status", "comment": "sagemaker.approval_description", "arn": "sagemaker.model_package_arn",
        "model_data_url": "sagemaker.model_data_url", "inference": "sagemaker.inference_specification",
        "metrics": "sagemaker.model_metrics", "modified": "sagemaker.last_modified_time"}
 METRIC_TAGS = ("accuracy", "weighted_f1")  # report metrics copied into `metrics.<name>` tags
 
-# %% ../../nbs/05_registry.ipynb #ca7b8e43
+# %% ../../nbs/05_registry.ipynb #1a1a6d96
 def model_package_arn(settings: Settings, group: str, version: int | None = None) -> str:
     "The ARN of a model package group (no version) or of one version, in the settings' region and the role's account."
     account = settings.role.split(":")[4]
     return (f"arn:aws:sagemaker:{settings.region}:{account}:model-package/{group}/{version}" if version is not None
             else f"arn:aws:sagemaker:{settings.region}:{account}:model-package-group/{group}").lower()
 
-# %% ../../nbs/05_registry.ipynb #cde520e2
+# %% ../../nbs/05_registry.ipynb #c530dc54
 def _mlflow_client(settings: Settings):
     "An MLflow client on the local store's tracking and registry database."
     from workbook.tracking import _store_lock
@@ -155,7 +156,7 @@ def _now_ms() -> int:
     "Milliseconds since the epoch, as MLflow counts time."
     return int(datetime.now(timezone.utc).timestamp() * 1000)
 
-# %% ../../nbs/05_registry.ipynb #cdfc24db
+# %% ../../nbs/05_registry.ipynb #02b8b242
 class _MlflowRegistry:
     "Model package groups and versions as MLflow registered models and model versions."
     def __init__(self, settings: Settings): self.settings, self.client = settings, _mlflow_client(settings)
@@ -216,7 +217,7 @@ class _MlflowRegistry:
         self.client.set_model_version_tag(group, mv.version, TAG["status"], status)
         return self.describe(group, version)
 
-# %% ../../nbs/05_registry.ipynb #9a3ae870
+# %% ../../nbs/05_registry.ipynb #6841631a
 def _describe_metrics(tags: dict) -> str:
     "A one-line description of a version from its metric tags."
     metrics = ", ".join(f"{m} {float(tags[f'metrics.{m}']):.4f}" for m in METRIC_TAGS if f"metrics.{m}" in tags)
@@ -234,7 +235,7 @@ def _summary_from_tags(version: int, tags: dict, created: datetime | None) -> di
             "created": created, "model_data_url": tags.get(TAG["model_data_url"], ""), "comment": tags.get(TAG["comment"], ""),
             "arn": tags.get(TAG["arn"], "")}
 
-# %% ../../nbs/05_registry.ipynb #94df51c8
+# %% ../../nbs/05_registry.ipynb #a0e31b0d
 class _SageMakerRegistry:
     "Model package groups and versions in the SageMaker Model Registry."
     def __init__(self, settings: Settings): self.settings, self.client = settings, _s3_client(settings, "sagemaker")
@@ -272,8 +273,7 @@ class _SageMakerRegistry:
         rows = []
         for s in self._summaries(group):
             d = _describe_sagemaker(self.client.describe_model_package(ModelPackageName=s["ModelPackageArn"]))
-            uri = _request_metrics_uri(d)
-            accuracy = report_metric(_read_s3_json(self.settings, uri)) if uri else None
+            accuracy = _accuracy_or_none(self.settings, _request_metrics_uri(d))
             rows.append({"version": d["ModelPackageVersion"], "status": d["ModelApprovalStatus"], "accuracy": accuracy,
                          "created": d["CreationTime"], "model_data_url": _request_model_data_url(d) if d.get("InferenceSpecification") else "",
                          "comment": d.get("ApprovalDescription", ""), "arn": d["ModelPackageArn"]})
@@ -287,7 +287,12 @@ class _SageMakerRegistry:
         self.client.update_model_package(**update)
         return self.describe(group, version)
 
-# %% ../../nbs/05_registry.ipynb #cf328f8c
+# %% ../../nbs/05_registry.ipynb #ae7e39d8
+def _accuracy_or_none(settings: Settings, uri: str | None) -> float | None:
+    "The accuracy in the report at `uri`, or None when there is no readable report."
+    try: return report_metric(_read_s3_json(settings, uri)) if uri else None
+    except WorkbookError: return None
+
 def _describe_sagemaker(response: dict) -> dict:
     "A DescribeModelPackage response without the HTTP metadata, the version as an int."
     d = {k: v for k, v in response.items() if k != "ResponseMetadata"}
@@ -295,10 +300,21 @@ def _describe_sagemaker(response: dict) -> dict:
     d.setdefault("ApprovalDescription", "")
     return d
 
-# %% ../../nbs/05_registry.ipynb #d24fdc6e
+# %% ../../nbs/05_registry.ipynb #8b0d7dcb
 def _registry(settings: Settings):
     "The registry of the settings' target."
     return _MlflowRegistry(settings) if settings.target == "local" else _SageMakerRegistry(settings)
+
+def _aws_errors_as_workbook_errors(fn):
+    "Decorate an API function: an AWS error (no credentials, access denied, ...) becomes a one-line WorkbookError."
+    @functools.wraps(fn)
+    def _call(*args, **kwargs):
+        try: return fn(*args, **kwargs)
+        except WorkbookError: raise
+        except Exception as e:
+            if not type(e).__module__.startswith("botocore"): raise
+            raise WorkbookError(f"SageMaker Model Registry: {str(e).splitlines()[0]}") from None
+    return _call
 
 def _version_number(version) -> int:
     "A version number from an int, a string such as '3', or a model package ARN."
@@ -306,7 +322,8 @@ def _version_number(version) -> int:
     if not text.isdigit() or int(text) < 1: raise WorkbookError(f"a model version is a whole number from 1 up (or a model package ARN), not {version!r}")
     return int(text)
 
-# %% ../../nbs/05_registry.ipynb #7db874c0
+# %% ../../nbs/05_registry.ipynb #45f173b5
+@_aws_errors_as_workbook_errors
 def ensure_model_package_group(
     settings: Settings, # target and default group name
     name: str | None = None, # group name, default `settings.model_package_group`
@@ -314,7 +331,8 @@ def ensure_model_package_group(
     "Create the model package group unless it exists: {ModelPackageGroupName, ModelPackageGroupArn, Created}."
     return _registry(settings).ensure_group(name or settings.model_package_group)
 
-# %% ../../nbs/05_registry.ipynb #1ec0d51f
+# %% ../../nbs/05_registry.ipynb #bf7255d8
+@_aws_errors_as_workbook_errors
 def register_model_package(
     request: dict, # a CreateModelPackage request, as in a RegisterModel step's Arguments
     settings: Settings | None = None, # target; default from the environment
@@ -326,7 +344,8 @@ def register_model_package(
     if status not in APPROVAL_STATUSES: raise WorkbookError(f"ModelApprovalStatus must be one of {', '.join(APPROVAL_STATUSES)}, not {status!r}")
     return _registry(settings).create({**request, "ModelApprovalStatus": status})
 
-# %% ../../nbs/05_registry.ipynb #b052726f
+# %% ../../nbs/05_registry.ipynb #c2c04807
+@_aws_errors_as_workbook_errors
 def register_model_version(
     settings: Settings, # target, bucket and group
     model_data_url: str | Path, # S3 URI of model.tar.gz (on local also a path: stored as file://)
@@ -347,7 +366,8 @@ def register_model_version(
                                     _report_uri(settings, group, evaluation_report), approval_status, metadata)
     return register_model_package(request, settings)
 
-# %% ../../nbs/05_registry.ipynb #a9befb13
+# %% ../../nbs/05_registry.ipynb #07e8aabe
+@_aws_errors_as_workbook_errors
 def get_model_version(
     settings: Settings, # target and group
     version: int | str, # version number (or its ARN)
@@ -356,7 +376,8 @@ def get_model_version(
     "One model version, as DescribeModelPackage returns it."
     return _registry(settings).describe(group or settings.model_package_group, _version_number(version))
 
-# %% ../../nbs/05_registry.ipynb #326e7487
+# %% ../../nbs/05_registry.ipynb #5d60b162
+@_aws_errors_as_workbook_errors
 def list_model_versions(
     settings: Settings, # target and group
     group: str | None = None, # group name, default `settings.model_package_group`
@@ -364,7 +385,8 @@ def list_model_versions(
     "All versions of the group, oldest first: version, status, accuracy, created (UTC), model_data_url, comment, arn."
     return _registry(settings).list(group or settings.model_package_group)
 
-# %% ../../nbs/05_registry.ipynb #f4ecb8a5
+# %% ../../nbs/05_registry.ipynb #9c0413c3
+@_aws_errors_as_workbook_errors
 def update_approval(
     settings: Settings, # target and group
     version: int | str, # version number (or its ARN)
@@ -376,7 +398,7 @@ def update_approval(
     if status not in (APPROVED, REJECTED): raise WorkbookError(f"status must be {APPROVED} or {REJECTED}, not {status!r}")
     return _registry(settings).set_status(group or settings.model_package_group, _version_number(version), status, comment)
 
-# %% ../../nbs/05_registry.ipynb #62011f63
+# %% ../../nbs/05_registry.ipynb #c2673de6
 def latest_approved(
     settings: Settings, # target and group
     group: str | None = None, # group name, default `settings.model_package_group`
@@ -385,7 +407,7 @@ def latest_approved(
     approved = [v for v in list_model_versions(settings, group) if v["status"] == APPROVED]
     return approved[-1] if approved else None
 
-# %% ../../nbs/05_registry.ipynb #e3fe75f6
+# %% ../../nbs/05_registry.ipynb #ade75ea0
 def format_versions(
     versions: list[dict], # rows from `list_model_versions`
 ) -> str:
@@ -398,7 +420,7 @@ def format_versions(
         lines.append(f"{v['version']:>7}  {v['status']:<21}  {accuracy:>8}  {created:<19}  {v['comment'] or '-':<24}  {v['model_data_url']}")
     return "\n".join(lines)
 
-# %% ../../nbs/05_registry.ipynb #b0295b2a
+# %% ../../nbs/05_registry.ipynb #38a08a20
 def _where(settings: Settings) -> str:
     "Where the registry lives, for the command's header line."
     if settings.target == "local": return f"local MLflow registry {settings.mlflow_tracking_uri}"
@@ -428,7 +450,7 @@ def _approval_command(status: str):
         return 0
     return handler
 
-# %% ../../nbs/05_registry.ipynb #6c94bba9
+# %% ../../nbs/05_registry.ipynb #65f5d03d
 def add_commands(
     subparsers, # the `workbook` command's sub-parsers
 ) -> None:
