@@ -7,11 +7,11 @@ __all__ = ['EVALUATION_FILE', 'METRICS_SECTION', 'ACCURACY_JSON_PATH', 'WEIGHTED
            'multiclass_metrics', 'evaluation_report', 'report_metric', 'load_model_tarball', 'evaluate', 'main',
            'gate_message_parts', 'gate_message', 'check_quality_gate', 'plot_confusion_matrix', 'invariance_problems']
 
-# %% ../../nbs/04_evaluation.ipynb #e3e186dd
+# %% ../../nbs/04_evaluation.ipynb #0ead95dd
 if __package__ in (None, "") and "__file__" in globals():  # run as a script, as SageMaker runs it: nbdev's relative imports need the package
     import sys; from pathlib import Path; sys.path.insert(0, str(Path(__file__).resolve().parents[1])); __package__ = "workbook"
 
-# %% ../../nbs/04_evaluation.ipynb #6eef7b45
+# %% ../../nbs/04_evaluation.ipynb #b302f801
 import argparse
 import json
 import os
@@ -26,13 +26,13 @@ from .config import WorkbookError, exit_on_error
 from .preprocessing import CLASSES_FILE, processing_dir
 from .training import read_channel
 
-# %% ../../nbs/04_evaluation.ipynb #fc66e1ec
+# %% ../../nbs/04_evaluation.ipynb #f7ded484
 EVALUATION_FILE = "evaluation.json"  # file the evaluation step writes into its `evaluation` output
 METRICS_SECTION = "multiclass_classification_metrics"  # SageMaker's model-quality section for multiclass problems
 ACCURACY_JSON_PATH = f"{METRICS_SECTION}.accuracy.value"  # JsonGet path of the test accuracy
 WEIGHTED_METRICS = ("weighted_recall", "weighted_precision", "weighted_f0_5", "weighted_f1", "weighted_f2")
 
-# %% ../../nbs/04_evaluation.ipynb #f0fa8ef2
+# %% ../../nbs/04_evaluation.ipynb #e74c2f44
 def confusion_counts(
     y_true, # true label indices
     y_pred, # predicted label indices
@@ -48,7 +48,7 @@ def confusion_counts(
     np.add.at(counts, (y_true, y_pred), 1)
     return counts
 
-# %% ../../nbs/04_evaluation.ipynb #db4329a7
+# %% ../../nbs/04_evaluation.ipynb #d08683c9
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     "`num / den`, with 0 where `den` is 0."
     return np.divide(num, den, out=np.zeros(len(num)), where=den > 0)
@@ -58,7 +58,7 @@ def _f_beta(precision: np.ndarray, recall: np.ndarray, beta: float) -> np.ndarra
     b2 = beta ** 2
     return _ratio((1 + b2) * precision * recall, b2 * precision + recall)
 
-# %% ../../nbs/04_evaluation.ipynb #a3137ae6
+# %% ../../nbs/04_evaluation.ipynb #88525bf4
 def _scores(counts: np.ndarray) -> dict:
     "Accuracy, weighted scores and per-class arrays of one confusion matrix."
     tp, true_n, pred_n = np.diag(counts), counts.sum(axis=1), counts.sum(axis=0)
@@ -70,7 +70,7 @@ def _scores(counts: np.ndarray) -> dict:
     out.update({f"weighted_{k}": float((weights * v).sum()) for k, v in per_class.items()})
     return out | {"per_class": per_class, "support": true_n}
 
-# %% ../../nbs/04_evaluation.ipynb #35edba79
+# %% ../../nbs/04_evaluation.ipynb #25d42c72
 def multiclass_metrics(
     y_true, # true label indices
     y_pred, # predicted label indices
@@ -89,7 +89,7 @@ def multiclass_metrics(
     metrics["confusion_matrix"] = {t: {p: int(counts[i, j]) for j, p in enumerate(classes)} for i, t in enumerate(classes)}
     return metrics
 
-# %% ../../nbs/04_evaluation.ipynb #e2033340
+# %% ../../nbs/04_evaluation.ipynb #77bfc468
 def _resampled_std(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str], seed: int) -> dict:
     "Standard deviation of each metric over 5 random samples of 80% of the rows (without replacement)."
     rng, n = np.random.default_rng(seed), len(y_true)
@@ -100,7 +100,7 @@ def _resampled_std(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str], s
     keys = [k for k, v in samples[0].items() if isinstance(v, float)]
     return {k: float(np.std([s[k] for s in samples])) for k in keys}
 
-# %% ../../nbs/04_evaluation.ipynb #c048823b
+# %% ../../nbs/04_evaluation.ipynb #a9845c94
 def evaluation_report(
     y_true, # true label indices
     y_pred, # predicted label indices
@@ -117,7 +117,7 @@ def evaluation_report(
     section |= {k: {"value": v, "standard_deviation": std.get(k, "NaN")} for k, v in metrics.items()}
     return {"version": 0.0, "dataset": {"item_count": int(len(y_true))}, METRICS_SECTION: section, "per_class_metrics": per_class}
 
-# %% ../../nbs/04_evaluation.ipynb #55d38628
+# %% ../../nbs/04_evaluation.ipynb #9df54658
 def report_metric(
     report: dict, # an evaluation report
     name: str = "accuracy", # metric name in the `multiclass_classification_metrics` section
@@ -126,14 +126,14 @@ def report_metric(
     try: return float(report[METRICS_SECTION][name]["value"])
     except (KeyError, TypeError): raise WorkbookError(f"the evaluation report has no {METRICS_SECTION}.{name}.value") from None
 
-# %% ../../nbs/04_evaluation.ipynb #052a7fe3
+# %% ../../nbs/04_evaluation.ipynb #71101ea6
 def _saved_model_dir(root: Path) -> Path:
     "The highest-numbered SavedModel folder under `root`."
     found = sorted((p.parent for p in root.glob("*/saved_model.pb") if p.parent.name.isdigit()), key=lambda p: int(p.name))
     if not found: raise WorkbookError("the model archive has no SavedModel folder (expected 001/saved_model.pb at its root)")
     return found[-1]
 
-# %% ../../nbs/04_evaluation.ipynb #6b7e2332
+# %% ../../nbs/04_evaluation.ipynb #a8405d0f
 def load_model_tarball(
     path: Path | str, # model.tar.gz as written by the training job
 ) -> tuple[Callable[[np.ndarray], np.ndarray], list[str]]:
@@ -159,7 +159,7 @@ def load_model_tarball(
     predict_proba.model = model  # keep the loaded model alive as long as the function
     return predict_proba, classes
 
-# %% ../../nbs/04_evaluation.ipynb #a2ac4b13
+# %% ../../nbs/04_evaluation.ipynb #6ff7d6fe
 def evaluate(
     model_tarball: Path | str, # model.tar.gz from the training job
     test_dir: Path | str, # folder of the test split (label index in column 0, transformed features after it)
@@ -177,7 +177,7 @@ def evaluate(
     (output_dir / EVALUATION_FILE).write_text(json.dumps(report, indent=2))
     return report
 
-# %% ../../nbs/04_evaluation.ipynb #5210c62d
+# %% ../../nbs/04_evaluation.ipynb #4a834a1d
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     "Command-line arguments of the evaluation step."
     p = argparse.ArgumentParser(prog="evaluation.py", description="Evaluate model.tar.gz on the test split and write evaluation.json.")
@@ -189,7 +189,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--min-rows-for-std", type=int, default=200, help="fewer test rows: standard deviations are NaN (default: 200)")
     return p.parse_args(argv)
 
-# %% ../../nbs/04_evaluation.ipynb #7a79559c
+# %% ../../nbs/04_evaluation.ipynb #cda04e55
 @exit_on_error
 def main(argv: list[str] | None = None) -> dict:
     "Entry point of the evaluation processing job."
@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"weighted_f1={report_metric(report, 'weighted_f1'):.4f}")
     return report
 
-# %% ../../nbs/04_evaluation.ipynb #ad5ccdc3
+# %% ../../nbs/04_evaluation.ipynb #19ba4667
 GATE_BELOW = "is below the threshold"  # the words between the metric's value and the threshold
 
 def gate_message_parts(
@@ -212,12 +212,12 @@ def gate_message_parts(
     "The pieces of the quality-gate message, to be joined with spaces: metric, value, `GATE_BELOW`, threshold."
     return [metric, value, GATE_BELOW, threshold]
 
-# %% ../../nbs/04_evaluation.ipynb #cae4df57
+# %% ../../nbs/04_evaluation.ipynb #e448fdab
 def gate_message(value: float, threshold: float, metric: str = "accuracy") -> str:
     "The quality-gate message with numbers to 4 decimals, e.g. 'accuracy 0.9412 is below the threshold 0.9500'."
     return " ".join(f"{p:.4f}" if isinstance(p, float | int) else str(p) for p in gate_message_parts(value, threshold, metric))
 
-# %% ../../nbs/04_evaluation.ipynb #e7831a2f
+# %% ../../nbs/04_evaluation.ipynb #b90070f4
 def check_quality_gate(
     report: dict, # evaluation report
     threshold: float, # lowest acceptable value
@@ -228,7 +228,7 @@ def check_quality_gate(
     if value < threshold: raise WorkbookError(gate_message(value, threshold, metric))
     return value
 
-# %% ../../nbs/04_evaluation.ipynb #9dec467b
+# %% ../../nbs/04_evaluation.ipynb #8c44e090
 def plot_confusion_matrix(
     report: dict, # evaluation report
     path: Path | str, # output PNG, e.g. IMAGES_DIR / "confusion_matrix.png"
@@ -246,7 +246,7 @@ def plot_confusion_matrix(
     fig.savefig(path, dpi=120)
     return path
 
-# %% ../../nbs/04_evaluation.ipynb #c8dcecd2
+# %% ../../nbs/04_evaluation.ipynb #5e12bab6
 def invariance_problems(
     predict_proba: Callable[[np.ndarray], np.ndarray], # feature matrix -> class probabilities
     features: np.ndarray, # rows to check
@@ -262,5 +262,5 @@ def invariance_problems(
     if not np.allclose(predict_proba(features[order]), batch[order], atol=atol): problems.append("shuffling the rows changes the predictions")
     return problems
 
-# %% ../../nbs/04_evaluation.ipynb #1ff33b50
+# %% ../../nbs/04_evaluation.ipynb #cff02cb8
 if __name__ == "__main__" and "get_ipython" not in globals(): main()
