@@ -1,0 +1,314 @@
+"""The pipeline definition: built offline for the local target (no network, no credentials) and under moto for the
+sagemaker target; its steps, wiring, parameters, caching and determinism; the model-build CLIs."""
+import io
+import json
+import shutil
+import socket
+import tarfile
+from pathlib import Path
+
+import pytest
+
+pipeline = pytest.importorskip("workbook.pipeline")
+from workbook.config import load_settings, s3_to_local
+
+AWS_VARIABLES = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
+                 "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL"]
+STEP_TYPES = {
+    "PreprocessData": "Processing", "BaselineData": "Processing", "ChooseTraining": "Condition",
+    "TuneModel": "Tuning", "EvaluateTunedModel": "Processing", "CheckTunedAccuracy": "Condition",
+    "RegisterTuned-RegisterModel": "RegisterModel", "FailOnTunedAccuracy": "Fail",
+    "TrainModel": "Training", "EvaluateModel": "Processing", "CheckAccuracy": "Condition",
+    "Register-RegisterModel": "RegisterModel", "FailOnAccuracy": "Fail",
+}
+PREPROCESS_OUTPUT = "Steps.PreprocessData.ProcessingOutputConfig.Outputs['{}'].S3Output.S3Uri"
+ACCURACY = {"Std:JsonGet": {"PropertyFile": {"Get": "Steps.EvaluateModel.PropertyFiles.EvaluationReport"},
+                            "Path": "multiclass_classification_metrics.accuracy.value"}}
+
+
+NETWORK_ATTEMPTS = []  # every connection or name lookup tried while the network is blocked
+
+
+def _blocked(*args, **kwargs):
+    NETWORK_ATTEMPTS.append(args[1:] if len(args) > 1 else args)
+    raise OSError("network blocked by the test")
+
+
+@pytest.fixture(scope="module")
+def offline(tmp_path_factory):
+    "No network, no AWS credentials or config files, a fresh store and a snapshot of the code folder."
+    base = tmp_path_factory.mktemp("offline")
+    code = base / "code"
+    shutil.copytree(pipeline.CODE_DIR, code, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "_modidx.py"))
+    with pytest.MonkeyPatch.context() as mp:
+        for name in AWS_VARIABLES: mp.delenv(name, raising=False)
+        mp.setenv("AWS_CONFIG_FILE", str(base / "no-aws-config"))
+        mp.setenv("AWS_SHARED_CREDENTIALS_FILE", str(base / "no-aws-credentials"))
+        mp.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        mp.setattr(socket.socket, "connect", _blocked)
+        mp.setattr(socket, "create_connection", _blocked)
+        mp.setattr(socket, "getaddrinfo", _blocked)
+        yield {"code": code, "base": base}
+
+
+def _settings(base: Path, name: str, **overrides):
+    return load_settings({}, store=base / name, **overrides)
+
+
+@pytest.fixture(scope="module")
+def built(offline):
+    "The local target's definition (as text and dict) and the settings it was built with."
+    settings = _settings(offline["base"], "store")
+    text = pipeline.definition_json(settings, code_dir=offline["code"])
+    assert NETWORK_ATTEMPTS == []
+    return {"text": text, "definition": json.loads(text), "settings": settings}
+
+
+@pytest.fixture(scope="module")
+def steps(built):
+    return {s["Name"]: s for s, _, _ in pipeline.flatten_steps(built["definition"])}
+
+
+def test_step_names_and_types(steps):
+    assert {name: s["Type"] for name, s in steps.items()} == STEP_TYPES
+
+
+def test_top_level_steps_and_branches(built, steps):
+    assert [s["Name"] for s in built["definition"]["Steps"]] == ["PreprocessData", "BaselineData", "ChooseTraining"]
+    choose = steps["ChooseTraining"]["Arguments"]
+    assert choose["Conditions"] == [{"Type": "Equals", "LeftValue": {"Get": "Parameters.UseTuning"}, "RightValue": True}]
+    assert [s["Name"] for s in choose["IfSteps"]] == ["TuneModel", "EvaluateTunedModel", "CheckTunedAccuracy"]
+    assert [s["Name"] for s in choose["ElseSteps"]] == ["TrainModel", "EvaluateModel", "CheckAccuracy"]
+    check = steps["CheckAccuracy"]["Arguments"]
+    assert [s["Name"] for s in check["IfSteps"]] == ["Register-RegisterModel"]
+    assert [s["Name"] for s in check["ElseSteps"]] == ["FailOnAccuracy"]
+
+
+def test_parameters_and_defaults(built):
+    params = {p["Name"]: (p["Type"], p["DefaultValue"]) for p in built["definition"]["Parameters"]}
+    assert params == {
+        "InputDataUrl": ("String", "s3://penguins-workbook/data/penguins.csv"),
+        "ProcessingInstanceType": ("String", "ml.m5.xlarge"),
+        "TrainingInstanceType": ("String", "ml.m5.xlarge"),
+        "AccuracyThreshold": ("Float", 0.95),
+        "UseTuning": ("Boolean", False),
+        "MaxTuningJobs": ("Integer", 3),
+        "Epochs": ("Integer", pipeline.Hyperparameters().epochs),
+        "ModelApprovalStatus": ("String", "PendingManualApproval"),
+    }
+
+
+def test_parameter_defaults_follow_the_settings(offline):
+    settings = _settings(offline["base"], "store-env", accuracy_threshold=0.8, bucket="other-bucket",
+                         processing_instance_type="ml.c5.large")
+    params = {p.name: p.default_value for p in pipeline.pipeline_parameters(settings).values()}
+    assert params["AccuracyThreshold"] == 0.8
+    assert params["InputDataUrl"] == "s3://other-bucket/data/penguins.csv"
+    assert params["ProcessingInstanceType"] == "ml.c5.large"
+
+
+def test_preprocessing_wiring(steps):
+    args = steps["PreprocessData"]["Arguments"]
+    inputs = {i["InputName"]: i["S3Input"] for i in args["ProcessingInputs"]}
+    assert inputs["input"]["S3Uri"] == {"Get": "Parameters.InputDataUrl"}
+    assert inputs["input"]["LocalPath"] == "/opt/ml/processing/input"
+    outputs = {o["OutputName"]: o["S3Output"]["LocalPath"] for o in args["ProcessingOutputConfig"]["Outputs"]}
+    assert outputs == {n: f"/opt/ml/processing/{n}" for n in ["train", "validation", "test", "transformer", "baseline"]}
+    assert args["ProcessingResources"]["ClusterConfig"]["InstanceType"] == {"Get": "Parameters.ProcessingInstanceType"}
+
+
+def test_training_channels_and_hyperparameters(steps):
+    args = steps["TrainModel"]["Arguments"]
+    channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in args["InputDataConfig"]}
+    assert channels == {n: {"Get": PREPROCESS_OUTPUT.format(n)} for n in ["train", "validation", "transformer"]}
+    hp = args["HyperParameters"]
+    assert hp["sagemaker_program"] == '"workbook/training.py"'
+    assert hp["epochs"] == {"Std:Join": {"On": "", "Values": [{"Get": "Parameters.Epochs"}]}}
+    assert "model_dir" not in hp and "DebugHookConfig" not in args
+    assert args["AlgorithmSpecification"]["MetricDefinitions"] == pipeline.METRIC_DEFINITIONS
+    assert args["OutputDataConfig"]["S3OutputPath"] == "s3://penguins-workbook/penguins-pipeline/models"
+
+
+def test_tuning_objective_ranges_and_static_hyperparameters(steps):
+    args = steps["TuneModel"]["Arguments"]
+    config = args["HyperParameterTuningJobConfig"]
+    assert config["HyperParameterTuningJobObjective"] == {"Type": "Maximize", "MetricName": "val_accuracy"}
+    assert config["ResourceLimits"]["MaxNumberOfTrainingJobs"] == {"Get": "Parameters.MaxTuningJobs"}
+    ranges = config["ParameterRanges"]
+    assert [r["Name"] for r in ranges["IntegerParameterRanges"]] == ["epochs"]
+    assert ranges["ContinuousParameterRanges"][0]["Name"] == "learning_rate"
+    assert ranges["ContinuousParameterRanges"][0]["ScalingType"] == "Logarithmic"
+    assert ranges["CategoricalParameterRanges"][0]["Name"] == "batch_size"
+    static = args["TrainingJobDefinition"]["StaticHyperParameters"]
+    assert static["sagemaker_program"] == '"workbook/training.py"' and "epochs" not in static
+    assert args["HyperParameterTuningJobName"] == "penguins-tune"
+
+
+def test_evaluation_reads_the_model_and_the_test_split(steps):
+    def inputs(name):
+        return {i["InputName"]: i["S3Input"] for i in steps[name]["Arguments"]["ProcessingInputs"]}
+    trained = inputs("EvaluateModel")
+    assert trained["model"]["S3Uri"] == {"Get": "Steps.TrainModel.ModelArtifacts.S3ModelArtifacts"}
+    assert trained["model"]["LocalPath"] == "/opt/ml/processing/model"
+    assert trained["test"]["S3Uri"] == {"Get": PREPROCESS_OUTPUT.format("test")}
+    assert trained["test"]["LocalPath"] == "/opt/ml/processing/test"
+    tuned = inputs("EvaluateTunedModel")["model"]["S3Uri"]
+    assert tuned == {"Std:Join": {"On": "/", "Values": ["s3:/", "penguins-workbook", "penguins-pipeline/models",
+                     {"Get": "Steps.TuneModel.TrainingJobSummaries[0].TrainingJobName"}, "output/model.tar.gz"]}}
+    for name in ("EvaluateModel", "EvaluateTunedModel"):
+        assert steps[name]["PropertyFiles"] == [{"PropertyFileName": "EvaluationReport", "OutputName": "evaluation",
+                                                 "FilePath": "evaluation.json"}]
+
+
+def test_gate_and_fail_message(steps):
+    condition = steps["CheckAccuracy"]["Arguments"]["Conditions"]
+    assert condition == [{"Type": "GreaterThanOrEqualTo", "LeftValue": ACCURACY,
+                          "RightValue": {"Get": "Parameters.AccuracyThreshold"}}]
+    message = steps["FailOnAccuracy"]["Arguments"]["ErrorMessage"]
+    assert message == {"Std:Join": {"On": " ", "Values": ["accuracy", ACCURACY, "is below the threshold",
+                                                            {"Get": "Parameters.AccuracyThreshold"}]}}
+
+
+def test_register_step(steps):
+    args = steps["Register-RegisterModel"]["Arguments"]
+    assert args["ModelPackageGroupName"] == "penguins"
+    assert args["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
+    (container,) = args["InferenceSpecification"]["Containers"]
+    assert container["ModelDataUrl"] == {"Get": "Steps.TrainModel.ModelArtifacts.S3ModelArtifacts"}
+    assert "tensorflow-inference" in container["Image"]
+    assert args["InferenceSpecification"]["SupportedContentTypes"] == ["text/csv", "application/json"]
+    evaluation = {"Get": "Steps.EvaluateModel.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri"}
+    assert args["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"] == {"Std:Join": {"On": "/", "Values": [evaluation, "evaluation.json"]}}
+    baseline = {"Get": "Steps.BaselineData.ProcessingOutputConfig.Outputs['baseline'].S3Output.S3Uri"}
+    assert args["ModelMetrics"]["ModelDataQuality"]["Constraints"]["S3Uri"] == {"Std:Join": {"On": "/", "Values": [baseline, "constraints.json"]}}
+
+
+def test_baseline_step(steps):
+    args = steps["BaselineData"]["Arguments"]
+    assert args["AppSpecification"]["ContainerArguments"] == ["baseline"]
+    (data,) = [i for i in args["ProcessingInputs"] if i["InputName"] == "baseline_dataset_input"]
+    assert data["S3Input"] == {**data["S3Input"], "S3Uri": {"Get": PREPROCESS_OUTPUT.format("baseline")},
+                               "LocalPath": "/opt/ml/processing/input/baseline_dataset_input"}
+    (out,) = args["ProcessingOutputConfig"]["Outputs"]
+    assert (out["OutputName"], out["S3Output"]["LocalPath"]) == ("baseline", "/opt/ml/processing/output")
+
+
+def test_every_reference_names_an_existing_step_and_the_graph_is_acyclic(built, steps):
+    edges = pipeline.pipeline_edges(built["definition"])
+    assert {a for a, _, _ in edges} | {b for _, b, _ in edges} <= set(steps)
+    for edge in [("PreprocessData", "BaselineData", ""), ("PreprocessData", "TrainModel", ""),
+                 ("TrainModel", "EvaluateModel", ""), ("PreprocessData", "EvaluateModel", ""),
+                 ("EvaluateModel", "CheckAccuracy", ""), ("BaselineData", "Register-RegisterModel", ""),
+                 ("ChooseTraining", "TuneModel", "if"), ("ChooseTraining", "TrainModel", "else"),
+                 ("CheckAccuracy", "Register-RegisterModel", "if"), ("CheckAccuracy", "FailOnAccuracy", "else")]:
+        assert edge in edges, edge
+    order = {}
+    def depth(n, seen=()):
+        assert n not in seen, f"cycle through {n}"
+        if n not in order: order[n] = 1 + max((depth(a, (*seen, n)) for a, b, _ in edges if b == n), default=-1)
+        return order[n]
+    assert all(depth(n) >= 0 for n in steps)
+
+
+def test_caching_and_job_names(steps):
+    jobs = {"PreprocessData": "ProcessingJobName", "BaselineData": "ProcessingJobName", "EvaluateModel": "ProcessingJobName",
+            "EvaluateTunedModel": "ProcessingJobName", "TrainModel": "TrainingJobName", "TuneModel": "HyperParameterTuningJobName"}
+    for name, key in jobs.items():
+        assert steps[name]["CacheConfig"] == {"Enabled": True, "ExpireAfter": "P30D"}, name
+        assert steps[name]["Arguments"][key].startswith("penguins-"), name
+
+
+def test_two_builds_give_the_same_json(offline, built):
+    again = pipeline.definition_json(_settings(offline["base"], "store-again"), code_dir=offline["code"])
+    assert again == built["text"]
+
+
+def test_code_uploads_land_in_the_local_store(built, steps):
+    settings = built["settings"]
+    submit = json.loads(steps["TrainModel"]["Arguments"]["HyperParameters"]["sagemaker_submit_directory"])
+    archive = s3_to_local(submit, settings)
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+    assert {"workbook/preprocessing.py", "workbook/training.py", "workbook/config.py"} <= set(names)
+    assert not [n for n in names if "__pycache__" in n]
+    for name in ("PreprocessData", "BaselineData", "EvaluateModel"):
+        inputs = {i["InputName"]: i["S3Input"]["S3Uri"] for i in steps[name]["Arguments"]["ProcessingInputs"]}
+        assert inputs["code"] == submit
+        runproc = s3_to_local(inputs["entrypoint"], settings).read_text()
+        script = {"PreprocessData": "preprocessing", "BaselineData": "monitoring", "EvaluateModel": "evaluation"}[name]
+        assert f"workbook/{script}.py" in runproc and "tar -xzf sourcedir.tar.gz" in runproc
+
+
+def test_get_pipeline_takes_the_template_kwargs(offline):
+    settings = _settings(offline["base"], "store-kwargs")
+    p = pipeline.get_pipeline(region="eu-west-1", role="arn:aws:iam::111111111111:role/r", default_bucket="bucket-x",
+                              model_package_group_name="group-x", pipeline_name="pipe-x", base_job_prefix="prefix-x",
+                              sagemaker_project_name="proj", settings=settings, code_dir=offline["code"])
+    assert p.name == "pipe-x"
+    found = {s["Name"]: s for s, _, _ in pipeline.flatten_steps(json.loads(p.definition()))}
+    assert found["PreprocessData"]["Arguments"]["ProcessingJobName"] == "prefix-x-preprocess"
+    assert found["PreprocessData"]["Arguments"]["RoleArn"] == "arn:aws:iam::111111111111:role/r"
+    assert ".eu-west-1." in found["TrainModel"]["Arguments"]["AlgorithmSpecification"]["TrainingImage"]
+    assert found["Register-RegisterModel"]["Arguments"]["ModelPackageGroupName"] == "group-x"
+    assert (settings.s3_root / "bucket-x" / "pipe-x" / "code").is_dir()
+
+
+def test_sagemaker_target_builds_the_same_definition_under_moto(offline, built, monkeypatch):
+    from moto import mock_aws
+    import boto3
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    settings = _settings(offline["base"], "store-moto", target="sagemaker")
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket=settings.bucket)
+        p = pipeline.get_pipeline(settings=settings, code_dir=offline["code"])
+        assert type(p.sagemaker_session) is pipeline.PipelineSession
+        text = p.definition()
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=settings.bucket)["Contents"]]
+    assert NETWORK_ATTEMPTS == []
+    assert text == built["text"]
+    assert any(k.endswith("/sourcedir.tar.gz") for k in keys) and any(k.endswith("/runproc.sh") for k in keys)
+    assert not settings.s3_root.exists()
+
+
+def test_get_pipeline_definition_cli(offline, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("WORKBOOK_STORE", str(tmp_path / "store"))
+    out = tmp_path / "definition.json"
+    pipeline.get_pipeline_definition_main(["-n", "workbook.pipeline", "-f", str(out), "--kwargs", "{'base_job_prefix': 'cli'}"])
+    definition = json.loads(out.read_text())
+    assert definition["Steps"][0]["Arguments"]["ProcessingJobName"] == "cli-preprocess"
+    with pytest.raises(SystemExit) as e:
+        pipeline.get_pipeline_definition_main(["-n", "workbook.no_such_module"])
+    assert e.value.code == 1 and "cannot import" in capsys.readouterr().err
+
+
+def test_run_pipeline_local_hands_the_definition_to_the_engine(offline, tmp_path, monkeypatch):
+    import workbook.local.engine as engine
+    calls = []
+    def run_definition(definition, settings, parameters, **kwargs):
+        calls.append((definition, settings, parameters, kwargs))
+        return {"PipelineExecutionStatus": "Succeeded"}
+    monkeypatch.setattr(engine, "run_definition", run_definition)
+    monkeypatch.setenv("WORKBOOK_STORE", str(tmp_path / "store"))
+    monkeypatch.setenv("WORKBOOK_TARGET", "local")
+    assert pipeline.run_pipeline_main(["-n", "workbook.pipeline", "--kwargs", '{"pipeline_name": "run-x"}']) == 0
+    ((definition, settings, parameters, kwargs),) = calls
+    assert [s["Name"] for s in definition["Steps"]] == ["PreprocessData", "BaselineData", "ChooseTraining"]
+    assert kwargs == {"pipeline_name": "run-x"}
+    assert s3_to_local("s3://penguins-workbook/data/penguins.csv", settings).is_file()  # the input was staged
+    monkeypatch.setattr(engine, "run_definition", lambda *a, **k: {"PipelineExecutionStatus": "Failed"})
+    with pytest.raises(SystemExit) as e:
+        pipeline.run_pipeline_main(["-n", "workbook.pipeline"])
+    assert e.value.code == 1
+
+
+def test_run_pipeline_on_sagemaker_needs_a_role(monkeypatch, capsys):
+    monkeypatch.setenv("WORKBOOK_TARGET", "sagemaker")
+    with pytest.raises(SystemExit) as e:
+        pipeline.run_pipeline_main(["-n", "workbook.pipeline"])
+    assert e.value.code == 2 and "usage: run-pipeline" in capsys.readouterr().out
+
+
+def test_no_network_was_used(offline):
+    assert NETWORK_ATTEMPTS == []
