@@ -11,6 +11,7 @@ import pytest
 
 pipeline = pytest.importorskip("workbook.pipeline")
 from workbook.config import load_settings, s3_to_local
+from workbook.tuning import TUNING_SPEC, parameter_ranges
 
 AWS_VARIABLES = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
                  "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL"]
@@ -92,7 +93,7 @@ def test_parameters_and_defaults(built):
         "TrainingInstanceType": ("String", "ml.m5.xlarge"),
         "AccuracyThreshold": ("Float", 0.95),
         "UseTuning": ("Boolean", False),
-        "MaxTuningJobs": ("Integer", 3),
+        "MaxTuningJobs": ("Integer", TUNING_SPEC.max_jobs),
         "Epochs": ("Integer", pipeline.Hyperparameters().epochs),
         "ModelApprovalStatus": ("String", "PendingManualApproval"),
     }
@@ -133,12 +134,15 @@ def test_tuning_objective_ranges_and_static_hyperparameters(steps):
     args = steps["TuneModel"]["Arguments"]
     config = args["HyperParameterTuningJobConfig"]
     assert config["HyperParameterTuningJobObjective"] == {"Type": "Maximize", "MetricName": "val_accuracy"}
-    assert config["ResourceLimits"]["MaxNumberOfTrainingJobs"] == {"Get": "Parameters.MaxTuningJobs"}
+    assert config["ResourceLimits"] == {"MaxNumberOfTrainingJobs": {"Get": "Parameters.MaxTuningJobs"},
+                                        "MaxParallelTrainingJobs": TUNING_SPEC.max_parallel_jobs}
+    assert config["ParameterRanges"] == parameter_ranges(TUNING_SPEC)  # as the tuning module writes a request
     ranges = config["ParameterRanges"]
     assert [r["Name"] for r in ranges["IntegerParameterRanges"]] == ["epochs"]
     assert ranges["ContinuousParameterRanges"][0]["Name"] == "learning_rate"
     assert ranges["ContinuousParameterRanges"][0]["ScalingType"] == "Logarithmic"
     assert ranges["CategoricalParameterRanges"][0]["Name"] == "batch_size"
+    assert config["Strategy"] == TUNING_SPEC.strategy and config["RandomSeed"] == 42
     static = args["TrainingJobDefinition"]["StaticHyperParameters"]
     assert static["sagemaker_program"] == '"workbook/training.py"' and "epochs" not in static
     assert args["HyperParameterTuningJobName"] == "penguins-tune"
