@@ -316,3 +316,29 @@ def test_run_pipeline_on_sagemaker_needs_a_role(monkeypatch, capsys):
 
 def test_no_network_was_used(offline):
     assert NETWORK_ATTEMPTS == []
+
+
+def test_run_pipeline_on_sagemaker_upserts_and_starts_under_moto(offline, tmp_path, monkeypatch, capsys):
+    from moto import mock_aws
+    import boto3
+    from sagemaker.workflow.pipeline import _PipelineExecution
+    waits = []
+    monkeypatch.setattr(_PipelineExecution, "wait", lambda self, **kwargs: waits.append(kwargs))
+    monkeypatch.setattr(_PipelineExecution, "list_steps", lambda self: [{"StepName": "PreprocessData", "StepStatus": "Succeeded"}])
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
+                        "WORKBOOK_TARGET": "sagemaker", "WORKBOOK_STORE": str(tmp_path / "store")}.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        boto3.client("s3").create_bucket(Bucket="bucket-ci")
+        code = pipeline.run_pipeline_main(["-n", "workbook.pipeline", "--role-arn", "arn:aws:iam::123456789012:role/pipelines",
+                                           "--tags", '[{"Key": "sagemaker:project-name", "Value": "proj"}]',
+                                           "--kwargs", '{"default_bucket": "bucket-ci", "pipeline_name": "proj-p-1"}'])
+        sm = boto3.client("sagemaker", region_name="us-east-1")
+        described = sm.describe_pipeline(PipelineName="proj-p-1")
+        executions = sm.list_pipeline_executions(PipelineName="proj-p-1")["PipelineExecutionSummaries"]
+    assert code == 0 and len(executions) == 1 and waits == [{"delay": 60, "max_attempts": 120}]
+    assert described["RoleArn"] == "arn:aws:iam::123456789012:role/pipelines"
+    assert json.loads(described["PipelineDefinition"])["Steps"][0]["Name"] == "PreprocessData"
+    out = capsys.readouterr().out
+    assert "Execution started with PipelineExecutionArn" in out and "PreprocessData" in out
+    assert NETWORK_ATTEMPTS == []
