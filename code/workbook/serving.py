@@ -8,11 +8,11 @@ __all__ = ['log', 'MAX_PAYLOAD_BYTES', 'CSV_TYPE', 'JSON_TYPE', 'CAPTURE_PREFIX'
            'InferencePipeline', 'load_pipeline', 'format_predictions', 'capture_destination', 'CaptureConfig',
            'capture_record', 'capture_file', 'CaptureWriter', 'create_app', 'serve', 'main']
 
-# %% ../../nbs/06_serving.ipynb #5d10b573
+# %% ../../nbs/06_serving.ipynb #3d5ef660
 if __package__ in (None, "") and "__file__" in globals():  # run as a script, as SageMaker runs it: nbdev's relative imports need the package
     import sys; from pathlib import Path; sys.path.insert(0, str(Path(__file__).resolve().parents[1])); __package__ = "workbook"
 
-# %% ../../nbs/06_serving.ipynb #03cc3ee8
+# %% ../../nbs/06_serving.ipynb #04b6e719
 import argparse
 import base64
 import csv
@@ -33,18 +33,18 @@ import numpy as np
 
 from .config import CATEGORICAL_FEATURES, FEATURES, SPECIES, WorkbookError, exit_on_error, is_s3, load_settings, s3_to_local
 
-# %% ../../nbs/06_serving.ipynb #4fa0500b
+# %% ../../nbs/06_serving.ipynb #35274386
 log = logging.getLogger("workbook.serving")
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # SageMaker's InvokeEndpoint limit: 6 MiB
 CSV_TYPE, JSON_TYPE = "text/csv", "application/json"
 
-# %% ../../nbs/06_serving.ipynb #88ad2cfe
+# %% ../../nbs/06_serving.ipynb #ed57be36
 class RequestError(WorkbookError):
     "A bad request: `status` is the HTTP status (4xx) and `code` a short name of the problem."
     def __init__(self, message: str, status: int = 400, code: str = "ValidationError"):
         super().__init__(message); self.status, self.code = status, code
 
-# %% ../../nbs/06_serving.ipynb #d8c079c6
+# %% ../../nbs/06_serving.ipynb #0dc3e00b
 def _header_index(first_row: list[str]) -> list[int] | None:
     "Positions of the features if `first_row` is a header line, else None."
     names = [c.strip().lower() for c in first_row]
@@ -54,7 +54,7 @@ def _header_index(first_row: list[str]) -> list[int] | None:
         raise RequestError(f"the CSV header lacks the column(s) {', '.join(missing)}; expected {', '.join(FEATURES)}")
     return [names.index(f) for f in FEATURES]
 
-# %% ../../nbs/06_serving.ipynb #d1c8691e
+# %% ../../nbs/06_serving.ipynb #7bd1656a
 def parse_csv(text: str # CSV rows of raw features, optionally after a header line
              ) -> list[list]:
     "Rows of raw feature values (strings) in `FEATURES` order."
@@ -76,7 +76,7 @@ def parse_csv(text: str # CSV rows of raw features, optionally after a header li
             raise RequestError(f"row {n} has {len(r)} columns, expected {len(FEATURES)}: {', '.join(FEATURES)}")
     return rows
 
-# %% ../../nbs/06_serving.ipynb #4e87061f
+# %% ../../nbs/06_serving.ipynb #12ff8e26
 def _json_row(item, n: int) -> list:
     "One JSON instance (record or list) as raw values in `FEATURES` order."
     if isinstance(item, dict):
@@ -89,7 +89,7 @@ def _json_row(item, n: int) -> list:
         return item
     raise RequestError(f"instance {n} is a {type(item).__name__}: send an object keyed by feature or a list of {len(FEATURES)} values")
 
-# %% ../../nbs/06_serving.ipynb #b321d702
+# %% ../../nbs/06_serving.ipynb #87912101
 def parse_json(text: str # JSON record(s), list(s) of values, or {"instances": [...]}
               ) -> list[list]:
     "Rows of raw feature values in `FEATURES` order."
@@ -101,12 +101,12 @@ def parse_json(text: str # JSON record(s), list(s) of values, or {"instances": [
     if len(data) == len(FEATURES) and not any(isinstance(v, (dict, list)) for v in data): data = [data]
     return [_json_row(item, n) for n, item in enumerate(data, 1)]
 
-# %% ../../nbs/06_serving.ipynb #45af9e5b
+# %% ../../nbs/06_serving.ipynb #46d8f6d3
 def _media_type(content_type: str | None) -> str:
     "The bare media type of a Content-Type header, lower case."
     return (content_type or "").split(";")[0].strip().lower()
 
-# %% ../../nbs/06_serving.ipynb #101138cb
+# %% ../../nbs/06_serving.ipynb #d2e44e31
 def parse_payload(body: bytes, # request body
                   content_type: str | None, # the request's Content-Type header
                  ) -> list[list]:
@@ -119,13 +119,13 @@ def parse_payload(body: bytes, # request body
     except UnicodeDecodeError: raise RequestError("the request body is not UTF-8 text") from None
     return parse_csv(text) if kind == CSV_TYPE else parse_json(text)
 
-# %% ../../nbs/06_serving.ipynb #c1e70b47
+# %% ../../nbs/06_serving.ipynb #20b8f30c
 def _steps(transformer) -> list:
     "The estimators of a pipeline, or `[transformer]`."
     if transformer == "passthrough": return []
     return [s for _, s in transformer.steps if s not in (None, "passthrough")] if hasattr(transformer, "steps") else [transformer]
 
-# %% ../../nbs/06_serving.ipynb #de296873
+# %% ../../nbs/06_serving.ipynb #e9bd6945
 def _numeric_ops(steps: list) -> list:
     "Numpy operations equal to a chain of imputers and scalers."
     ops = []
@@ -140,7 +140,7 @@ def _numeric_ops(steps: list) -> list:
         else: raise NotImplementedError(f"{kind} in a numeric pipeline")
     return ops
 
-# %% ../../nbs/06_serving.ipynb #850c1aa2
+# %% ../../nbs/06_serving.ipynb #cb29772e
 def _onehot_columns(steps: list, offset: int) -> tuple[list[dict], int]:
     "Per input column: fill value for missing and output position of each category (-1: dropped); the end offset."
     fills, encoder = None, None
@@ -161,7 +161,7 @@ def _onehot_columns(steps: list, offset: int) -> tuple[list[dict], int]:
         offset += len(kept)
     return columns, offset
 
-# %% ../../nbs/06_serving.ipynb #b4331e0e
+# %% ../../nbs/06_serving.ipynb #41b7cff4
 def _number(value, row: int, name: str, missing: set) -> float:
     "A raw measurement as a float (NaN when missing)."
     if value is None: return math.nan
@@ -175,7 +175,7 @@ def _number(value, row: int, name: str, missing: set) -> float:
     if not math.isfinite(number): raise RequestError(f"row {row}: {name}={value!r} is not a finite number")
     return number
 
-# %% ../../nbs/06_serving.ipynb #dea5b8ca
+# %% ../../nbs/06_serving.ipynb #c3dabe25
 class FeatureEncoder:
     "A fitted ColumnTransformer compiled to numpy: `encode(rows)` equals `transformer.transform` on those rows."
     def __init__(self, transformer, features: list[str] = FEATURES):
@@ -224,7 +224,7 @@ class FeatureEncoder:
             out.append(v)
         return np.array(out, np.float32).reshape(len(rows), width)
 
-# %% ../../nbs/06_serving.ipynb #93d27a45
+# %% ../../nbs/06_serving.ipynb #dfde61c2
 def _probe_rows(encoder: FeatureEncoder) -> list[list]:
     "Rows covering every category, missing values and varied measurements, to compare encoder and transformer."
     rng = np.random.default_rng(0)
@@ -237,7 +237,7 @@ def _probe_rows(encoder: FeatureEncoder) -> list[list]:
         rows.append(row)
     return rows
 
-# %% ../../nbs/06_serving.ipynb #e8b4f7ec
+# %% ../../nbs/06_serving.ipynb #75011b1f
 def _as_frame(rows: list[list], encoder: FeatureEncoder):
     "The rows as the DataFrame the transformer was fitted on (NaN for missing)."
     import pandas as pd
@@ -247,7 +247,7 @@ def _as_frame(rows: list[list], encoder: FeatureEncoder):
         df[name] = df[name].where(df[name].notna(), np.nan) if name in categorical else pd.to_numeric(df[name])
     return df
 
-# %% ../../nbs/06_serving.ipynb #b9045705
+# %% ../../nbs/06_serving.ipynb #da0c5643
 def compile_transformer(transformer, # fitted sklearn ColumnTransformer over `FEATURES`
                         check: bool = True, # compare with `transformer.transform` on probe rows
                        ) -> FeatureEncoder:
@@ -261,7 +261,7 @@ def compile_transformer(transformer, # fitted sklearn ColumnTransformer over `FE
             raise NotImplementedError("the numpy encoder differs from the transformer")
     return encoder
 
-# %% ../../nbs/06_serving.ipynb #31e8017d
+# %% ../../nbs/06_serving.ipynb #6831712d
 _ACTIVATIONS = {
     "Relu": lambda x: np.maximum(x, 0, out=x), "Relu6": lambda x: np.clip(x, 0, 6), "Tanh": np.tanh,
     "Sigmoid": lambda x: 1 / (1 + np.exp(-x)), "Softplus": lambda x: np.logaddexp(0, x),
@@ -274,7 +274,7 @@ def _softmax(x: np.ndarray) -> np.ndarray:
     x -= x.max(axis=-1, keepdims=True); np.exp(x, out=x); x /= x.sum(axis=-1, keepdims=True)
     return x
 
-# %% ../../nbs/06_serving.ipynb #a6897ccd
+# %% ../../nbs/06_serving.ipynb #e957c787
 def _layer_activations(graph_def) -> list[str]:
     "Activation op after each MatMul(+BiasAdd) of the largest function in a SavedModel graph ('linear' if none)."
     fdef = max(graph_def.library.function, key=lambda f: sum(n.op == "MatMul" for n in f.node_def))
@@ -289,7 +289,7 @@ def _layer_activations(graph_def) -> list[str]:
         acts.append(act[0] if act else "linear")
     return acts
 
-# %% ../../nbs/06_serving.ipynb #394d8615
+# %% ../../nbs/06_serving.ipynb #716ffcde
 class DenseNetwork:
     "A chain of Dense layers in numpy: `predict_proba(x)` equals the SavedModel's output."
     def __init__(self, layers: list[tuple]): self.layers = layers  # [(kernel, bias, activation name)]
@@ -304,21 +304,21 @@ class DenseNetwork:
     @property
     def width(self) -> int: return self.layers[0][0].shape[0]
 
-# %% ../../nbs/06_serving.ipynb #b22237c5
+# %% ../../nbs/06_serving.ipynb #67f8f8d4
 def _saved_model(path: Path):
     "The SavedModel at `path` and its `serving_default` function."
     import tensorflow as tf
     loaded = tf.saved_model.load(str(path))
     return loaded, loaded.signatures["serving_default"]
 
-# %% ../../nbs/06_serving.ipynb #09cd79a5
+# %% ../../nbs/06_serving.ipynb #68373481
 def _call_signature(fn, x: np.ndarray) -> np.ndarray:
     "Output of a SavedModel signature for the float32 matrix `x`."
     import tensorflow as tf
     (name, _), = fn.structured_input_signature[1].items()
     return next(iter(fn(**{name: tf.constant(x, tf.float32)}).values())).numpy()
 
-# %% ../../nbs/06_serving.ipynb #7abb07a2
+# %% ../../nbs/06_serving.ipynb #de4c1c5c
 def extract_dense_network(saved_model_dir: Path, # TF Serving SavedModel (e.g. `model/001`)
                          ) -> DenseNetwork:
     "Read a Dense-layer network's weights and activations out of a SavedModel; NotImplementedError if it isn't one."
@@ -334,7 +334,7 @@ def extract_dense_network(saved_model_dir: Path, # TF Serving SavedModel (e.g. `
         raise NotImplementedError("the numpy network differs from the SavedModel")
     return net
 
-# %% ../../nbs/06_serving.ipynb #911d4d74
+# %% ../../nbs/06_serving.ipynb #e8392e53
 class _TransformerEncoder:
     "Fallback encoder: the sklearn transformer on a DataFrame."
     def __init__(self, transformer):
@@ -350,13 +350,13 @@ class _TransformerEncoder:
         x = self.transformer.transform(df)
         return np.asarray(x.toarray() if hasattr(x, "toarray") else x, np.float32)
 
-# %% ../../nbs/06_serving.ipynb #b0e68035
+# %% ../../nbs/06_serving.ipynb #e160d0b8
 class _SavedModelNetwork:
     "Fallback network: the SavedModel's signature through TensorFlow."
     def __init__(self, path: Path): self.loaded, self.fn = _saved_model(path)
     def predict_proba(self, x): return _call_signature(self.fn, x)
 
-# %% ../../nbs/06_serving.ipynb #c6ae1c5b
+# %% ../../nbs/06_serving.ipynb #2d232fa0
 @dataclass
 class InferencePipeline:
     "Raw rows -> transformed features -> class probabilities -> species."
@@ -368,7 +368,7 @@ class InferencePipeline:
         "Class probabilities (rows x classes) of raw rows in `FEATURES` order."
         return self.network.predict_proba(self.encoder.encode(rows))
 
-# %% ../../nbs/06_serving.ipynb #a2c493df
+# %% ../../nbs/06_serving.ipynb #67937f20
 def _model_version_dir(model_dir: Path) -> Path:
     "The SavedModel folder inside a model directory, found as TF Serving does (digits-only parent of saved_model.pb)."
     found = sorted((p.parent for p in Path(model_dir).rglob("saved_model.pb") if p.parent.name.isdigit()),
@@ -376,7 +376,7 @@ def _model_version_dir(model_dir: Path) -> Path:
     if not found: raise WorkbookError(f"no SavedModel (<version digits>/saved_model.pb) under {model_dir}")
     return found[-1]
 
-# %% ../../nbs/06_serving.ipynb #55b402f7
+# %% ../../nbs/06_serving.ipynb #3728a5df
 def load_pipeline(model_dir: str | Path, # model directory: 001/ SavedModel, transformer.joblib, classes.json
                  ) -> InferencePipeline:
     "The inference pipeline of a model directory, compiled to numpy where possible."
@@ -392,7 +392,7 @@ def load_pipeline(model_dir: str | Path, # model directory: 001/ SavedModel, tra
         log.warning("serving the SavedModel through TensorFlow (slower): %s", e); network = _SavedModelNetwork(version_dir)
     return InferencePipeline(encoder, network, list(classes))
 
-# %% ../../nbs/06_serving.ipynb #09aa5e4a
+# %% ../../nbs/06_serving.ipynb #61e3b75e
 def format_predictions(probabilities: np.ndarray, # rows x classes
                        classes: list[str], # class names in column order
                        accept: str | None = None, # the request's Accept header
@@ -411,7 +411,7 @@ def format_predictions(probabilities: np.ndarray, # rows x classes
     preds = [{"species": classes[b], "probabilities": dict(zip(classes, row))} for b, row in zip(best.tolist(), values)]
     return json.dumps({"predictions": preds}).encode(), JSON_TYPE
 
-# %% ../../nbs/06_serving.ipynb #4e862ab3
+# %% ../../nbs/06_serving.ipynb #04e16ae1
 CAPTURE_PREFIX = "datacapture"  # S3 prefix of captured data under the bucket
 
 def capture_destination(settings=None) -> str:
@@ -419,7 +419,7 @@ def capture_destination(settings=None) -> str:
     settings = settings or load_settings()
     return f"s3://{settings.bucket}/{CAPTURE_PREFIX}"
 
-# %% ../../nbs/06_serving.ipynb #7ef740e0
+# %% ../../nbs/06_serving.ipynb #b3b0fe96
 _MODES = {"input": "Input", "request": "Input", "output": "Output", "response": "Output"}
 
 @dataclass(frozen=True)
@@ -453,7 +453,7 @@ class CaptureConfig:
                 "CaptureContentTypeHeader": {"CsvContentTypes": list(self.csv_content_types),
                                              "JsonContentTypes": list(self.json_content_types)}}
 
-# %% ../../nbs/06_serving.ipynb #ffab25f4
+# %% ../../nbs/06_serving.ipynb #f727bdf7
 def _captured(body: bytes, content_type: str, mode: str, config: CaptureConfig) -> dict:
     "The endpointInput/endpointOutput part of a capture record."
     kind = _media_type(content_type)
@@ -464,7 +464,7 @@ def _captured(body: bytes, content_type: str, mode: str, config: CaptureConfig) 
     if encoding == "BASE64": data = base64.b64encode(body).decode("ascii")
     return {"observedContentType": content_type, "mode": mode, "data": data, "encoding": encoding}
 
-# %% ../../nbs/06_serving.ipynb #9f1803e8
+# %% ../../nbs/06_serving.ipynb #f7e5bab8
 def capture_record(config: CaptureConfig, # what to capture
                    inference_time: float, # time.time() of the request
                    input_body: bytes, input_type: str, # request body and Content-Type
@@ -481,14 +481,14 @@ def capture_record(config: CaptureConfig, # what to capture
     meta["inferenceTime"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(inference_time))
     return {"captureData": data, "eventMetadata": meta, "eventVersion": "0"}
 
-# %% ../../nbs/06_serving.ipynb #1b1f9d66
+# %% ../../nbs/06_serving.ipynb #4c790cdc
 def capture_file(root: Path, endpoint: str, variant: str, when: float) -> Path:
     "Path of a new capture file: `{root}/{endpoint}/{variant}/yyyy/mm/dd/hh/{MM}-{SS}-{mmm}-{uuid}.jsonl`."
     t = time.gmtime(when)
     name = f"{t.tm_min:02d}-{t.tm_sec:02d}-{int(when * 1000) % 1000:03d}-{uuid.uuid4()}.jsonl"
     return Path(root) / endpoint / variant / time.strftime("%Y/%m/%d/%H", t) / name
 
-# %% ../../nbs/06_serving.ipynb #228349f5
+# %% ../../nbs/06_serving.ipynb #e1e2f7e1
 class CaptureWriter:
     "Background writer of data-capture records: `put` never blocks; `close` writes everything still queued."
     def __init__(self, config: CaptureConfig, # what to capture
@@ -538,12 +538,12 @@ class CaptureWriter:
         "Write every queued record, close the file and stop the thread."
         self._stop.set(); self._thread.join(timeout)
 
-# %% ../../nbs/06_serving.ipynb #dd57278a
+# %% ../../nbs/06_serving.ipynb #98a678e0
 def _error(status: int, code: str, message: str) -> tuple:
     "A JSON error answer: (status, body, content type, extra headers)."
     return status, json.dumps({"error": code, "message": message}).encode(), JSON_TYPE, [(b"x-amzn-errortype", code.encode())]
 
-# %% ../../nbs/06_serving.ipynb #42fa927d
+# %% ../../nbs/06_serving.ipynb #b4354740
 class _ModelState:
     "The pipeline once the loader thread has built it, or the reason it failed."
     def __init__(self, model_dir: Path): self.model_dir, self.pipeline, self.error = Path(model_dir), None, None
@@ -561,7 +561,7 @@ class _ModelState:
         if self.error: return _error(503, "ModelError", f"the model failed to load: {self.error}")
         return _error(503, "ModelNotReady", "the model is still loading: retry in a few seconds")
 
-# %% ../../nbs/06_serving.ipynb #122bd8d6
+# %% ../../nbs/06_serving.ipynb #38be8fce
 class _Invocations:
     "The invocation handler: body in, predictions (or a 4xx JSON error) out, capture queued."
     def __init__(self, state: _ModelState, endpoint_name: str, variant: str):
@@ -609,7 +609,7 @@ class _Invocations:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
-# %% ../../nbs/06_serving.ipynb #7d6df352
+# %% ../../nbs/06_serving.ipynb #b4a5a98c
 _DRAIN_LIMIT = 16 * MAX_PAYLOAD_BYTES  # an oversized body is read (not kept) up to here, then the answer is 413
 
 def _is_invocation(scope) -> bool:
@@ -619,12 +619,13 @@ def _is_invocation(scope) -> bool:
     return path == "/invocations" or (path.startswith("/endpoints/") and path.endswith("/invocations")
                                       and "/" not in path[len("/endpoints/"):-len("/invocations")])
 
-# %% ../../nbs/06_serving.ipynb #cdc1d714
+# %% ../../nbs/06_serving.ipynb #b327b1b6
 def create_app(model_dir: str | Path, # model directory (the contents of model.tar.gz)
                capture: CaptureConfig | None = None, # data capture settings; None = no capture
                endpoint_name: str = "penguins-endpoint", # name answered on /endpoints/{name}/invocations
                variant: str = "AllTraffic", # production variant name (capture folder)
                settings=None, # Settings that map an s3:// capture destination to the local store
+               capture_flush_seconds: float = 0.2, # how often captured records are written to the file
               ):
     "The endpoint's Starlette app: /ping, /invocations and /endpoints/{name}/invocations."
     from contextlib import asynccontextmanager
@@ -639,7 +640,7 @@ def create_app(model_dir: str | Path, # model directory (the contents of model.t
     async def lifespan(app):
         threading.Thread(target=state.load, name="model-loader", daemon=True).start()
         if capture is not None and capture.sampling_percentage > 0:
-            invocations.writer = CaptureWriter(capture, capture.local_dir(settings), endpoint_name, variant)
+            invocations.writer = CaptureWriter(capture, capture.local_dir(settings), endpoint_name, variant, capture_flush_seconds)
         try: yield
         finally:
             if invocations.writer is not None: invocations.writer.close(); invocations.writer = None
@@ -668,7 +669,7 @@ def create_app(model_dir: str | Path, # model directory (the contents of model.t
     app.state.model, app.state.invocations = state, invocations
     return app
 
-# %% ../../nbs/06_serving.ipynb #0d88ae9a
+# %% ../../nbs/06_serving.ipynb #186c1142
 def serve(model_dir: str | Path, # model directory (the contents of model.tar.gz)
           host: str = "127.0.0.1", # address to bind
           port: int = 8080, # port to listen on
@@ -676,15 +677,16 @@ def serve(model_dir: str | Path, # model directory (the contents of model.tar.gz
           endpoint_name: str = "penguins-endpoint", # endpoint name
           variant: str = "AllTraffic", # production variant
           log_level: str = "info", # uvicorn log level
+          capture_flush_seconds: float = 0.2, # how often captured records are written to the file
          ) -> None:
     "Serve the model over HTTP until SIGTERM or Ctrl-C (graceful: in-flight requests and capture are finished)."
     import uvicorn
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = create_app(model_dir, capture, endpoint_name, variant)
+    app = create_app(model_dir, capture, endpoint_name, variant, capture_flush_seconds=capture_flush_seconds)
     uvicorn.run(app, host=host, port=port, workers=1, access_log=False, log_level=log_level,
                 lifespan="on", timeout_graceful_shutdown=10)
 
-# %% ../../nbs/06_serving.ipynb #0ee098af
+# %% ../../nbs/06_serving.ipynb #d24cd38c
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m workbook.serving", description="Serve a model directory as a SageMaker-compatible endpoint.")
     p.add_argument("--model-dir", default=os.environ.get("SM_MODEL_DIR", "/opt/ml/model"), help="model directory (default /opt/ml/model)")
@@ -695,10 +697,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--capture-destination", default="", help="data capture destination (s3:// URI mapped to the local store, or a folder); empty = off")
     p.add_argument("--sampling-percentage", type=int, default=100, help="percentage of requests captured")
     p.add_argument("--capture-options", nargs="+", default=["Input", "Output"], help="Input and/or Output")
+    p.add_argument("--capture-flush-seconds", type=float, default=0.2, help="how often captured records are written (seconds)")
     p.add_argument("--log-level", default="info", help="log level")
     return p
 
-# %% ../../nbs/06_serving.ipynb #fe170431
+# %% ../../nbs/06_serving.ipynb #bd0edeb5
 @exit_on_error
 def main(argv: list[str] | None = None) -> None:
     "Command-line entry point of the endpoint."
@@ -707,7 +710,7 @@ def main(argv: list[str] | None = None) -> None:
     if not model_dir.is_dir(): raise WorkbookError(f"model directory {model_dir} does not exist")
     capture = (CaptureConfig(args.capture_destination, args.sampling_percentage, tuple(args.capture_options))
                if args.capture_destination else None)
-    serve(model_dir, args.host, args.port, capture, args.endpoint_name, args.variant, args.log_level)
+    serve(model_dir, args.host, args.port, capture, args.endpoint_name, args.variant, args.log_level, args.capture_flush_seconds)
 
-# %% ../../nbs/06_serving.ipynb #2fbd8112
+# %% ../../nbs/06_serving.ipynb #426eb788
 if __name__ == "__main__" and "get_ipython" not in globals(): main()
