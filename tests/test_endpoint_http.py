@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ENDPOINT = "penguins-endpoint"
 ROWS = [["Biscoe", 48.6, 16.0, 230.0, 5800.0, "male"], ["Dream", 39.5, 17.8, 188.0, 3300.0, "female"],
         ["Torgersen", 38.9, 17.8, 181.0, 3625.0, "female"], ["Dream", 50.0, 19.5, 196.0, 3900.0, "male"],
-        ["Biscoe", None, None, None, None, None]]
+        ["Biscoe", None, None, None, None, None], ["Atlantis", 46.0, 15.0, 220.0, 5500.0, "female"]]  # a new island: encoded as the transformer does
 FEATURES = ["island", "culmen_length_mm", "culmen_depth_mm", "flipper_length_mm", "body_mass_g", "sex"]
 
 
@@ -159,8 +159,6 @@ BAD = [  # content type, body, status, error code, text in the message
     ("text/csv", b"Biscoe,48.6,16.0,230,5800,male\nDream,1,2,3,4,5,6\n", 400, "ValidationError", "row 2 has 7 columns"),
     ("text/csv", b"Biscoe,48.6,sixteen,230,5800,male", 400, "ValidationError", "culmen_depth_mm='sixteen' is not a number"),
     ("text/csv", b"Biscoe,48.6,16.0,230,inf,male", 400, "ValidationError", "not a finite number"),
-    ("text/csv", b"Atlantis,48.6,16.0,230,5800,male", 400, "ValidationError", "island='Atlantis' is not one of Biscoe, Dream, Torgersen"),
-    ("text/csv", b"Biscoe,48.6,16.0,230,5800,unknown", 400, "ValidationError", "sex='unknown' is not one of female, male"),
     ("text/csv", b"island,sex\nBiscoe,male", 400, "ValidationError", "header lacks the column(s) culmen_length_mm"),
     ("text/csv", b"\xff\xfe\x00", 400, "ValidationError", "not UTF-8"),
     ("text/csv", b"", 400, "ValidationError", "body is empty"),

@@ -8,11 +8,11 @@ __all__ = ['log', 'MAX_PAYLOAD_BYTES', 'CSV_TYPE', 'JSON_TYPE', 'CAPTURE_PREFIX'
            'InferencePipeline', 'load_pipeline', 'format_predictions', 'capture_destination', 'CaptureConfig',
            'capture_record', 'capture_file', 'CaptureWriter', 'create_app', 'serve', 'main']
 
-# %% ../../nbs/06_serving.ipynb #3d5ef660
+# %% ../../nbs/06_serving.ipynb #cd6352d4
 if __package__ in (None, "") and "__file__" in globals():  # run as a script, as SageMaker runs it: nbdev's relative imports need the package
     import sys; from pathlib import Path; sys.path.insert(0, str(Path(__file__).resolve().parents[1])); __package__ = "workbook"
 
-# %% ../../nbs/06_serving.ipynb #04b6e719
+# %% ../../nbs/06_serving.ipynb #e4cb1533
 import argparse
 import base64
 import csv
@@ -33,18 +33,18 @@ import numpy as np
 
 from .config import CATEGORICAL_FEATURES, FEATURES, SPECIES, WorkbookError, exit_on_error, is_s3, load_settings, s3_to_local
 
-# %% ../../nbs/06_serving.ipynb #35274386
+# %% ../../nbs/06_serving.ipynb #9f549b8b
 log = logging.getLogger("workbook.serving")
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # SageMaker's InvokeEndpoint limit: 6 MiB
 CSV_TYPE, JSON_TYPE = "text/csv", "application/json"
 
-# %% ../../nbs/06_serving.ipynb #ed57be36
+# %% ../../nbs/06_serving.ipynb #31645f77
 class RequestError(WorkbookError):
     "A bad request: `status` is the HTTP status (4xx) and `code` a short name of the problem."
     def __init__(self, message: str, status: int = 400, code: str = "ValidationError"):
         super().__init__(message); self.status, self.code = status, code
 
-# %% ../../nbs/06_serving.ipynb #0dc3e00b
+# %% ../../nbs/06_serving.ipynb #6a63cacd
 def _header_index(first_row: list[str]) -> list[int] | None:
     "Positions of the features if `first_row` is a header line, else None."
     names = [c.strip().lower() for c in first_row]
@@ -54,7 +54,7 @@ def _header_index(first_row: list[str]) -> list[int] | None:
         raise RequestError(f"the CSV header lacks the column(s) {', '.join(missing)}; expected {', '.join(FEATURES)}")
     return [names.index(f) for f in FEATURES]
 
-# %% ../../nbs/06_serving.ipynb #7bd1656a
+# %% ../../nbs/06_serving.ipynb #e877d543
 def parse_csv(text: str # CSV rows of raw features, optionally after a header line
              ) -> list[list]:
     "Rows of raw feature values (strings) in `FEATURES` order."
@@ -76,7 +76,7 @@ def parse_csv(text: str # CSV rows of raw features, optionally after a header li
             raise RequestError(f"row {n} has {len(r)} columns, expected {len(FEATURES)}: {', '.join(FEATURES)}")
     return rows
 
-# %% ../../nbs/06_serving.ipynb #12ff8e26
+# %% ../../nbs/06_serving.ipynb #6cd813c1
 def _json_row(item, n: int) -> list:
     "One JSON instance (record or list) as raw values in `FEATURES` order."
     if isinstance(item, dict):
@@ -89,7 +89,7 @@ def _json_row(item, n: int) -> list:
         return item
     raise RequestError(f"instance {n} is a {type(item).__name__}: send an object keyed by feature or a list of {len(FEATURES)} values")
 
-# %% ../../nbs/06_serving.ipynb #87912101
+# %% ../../nbs/06_serving.ipynb #1b2b4145
 def parse_json(text: str # JSON record(s), list(s) of values, or {"instances": [...]}
               ) -> list[list]:
     "Rows of raw feature values in `FEATURES` order."
@@ -101,12 +101,12 @@ def parse_json(text: str # JSON record(s), list(s) of values, or {"instances": [
     if len(data) == len(FEATURES) and not any(isinstance(v, (dict, list)) for v in data): data = [data]
     return [_json_row(item, n) for n, item in enumerate(data, 1)]
 
-# %% ../../nbs/06_serving.ipynb #46d8f6d3
+# %% ../../nbs/06_serving.ipynb #a319517c
 def _media_type(content_type: str | None) -> str:
     "The bare media type of a Content-Type header, lower case."
     return (content_type or "").split(";")[0].strip().lower()
 
-# %% ../../nbs/06_serving.ipynb #d2e44e31
+# %% ../../nbs/06_serving.ipynb #1c515409
 def parse_payload(body: bytes, # request body
                   content_type: str | None, # the request's Content-Type header
                  ) -> list[list]:
@@ -119,13 +119,13 @@ def parse_payload(body: bytes, # request body
     except UnicodeDecodeError: raise RequestError("the request body is not UTF-8 text") from None
     return parse_csv(text) if kind == CSV_TYPE else parse_json(text)
 
-# %% ../../nbs/06_serving.ipynb #20b8f30c
+# %% ../../nbs/06_serving.ipynb #6d0a555f
 def _steps(transformer) -> list:
     "The estimators of a pipeline, or `[transformer]`."
     if transformer == "passthrough": return []
     return [s for _, s in transformer.steps if s not in (None, "passthrough")] if hasattr(transformer, "steps") else [transformer]
 
-# %% ../../nbs/06_serving.ipynb #e9bd6945
+# %% ../../nbs/06_serving.ipynb #c802da26
 def _numeric_ops(steps: list) -> list:
     "Numpy operations equal to a chain of imputers and scalers."
     ops = []
@@ -140,7 +140,7 @@ def _numeric_ops(steps: list) -> list:
         else: raise NotImplementedError(f"{kind} in a numeric pipeline")
     return ops
 
-# %% ../../nbs/06_serving.ipynb #cb29772e
+# %% ../../nbs/06_serving.ipynb #eafe936d
 def _onehot_columns(steps: list, offset: int) -> tuple[list[dict], int]:
     "Per input column: fill value for missing and output position of each category (-1: dropped); the end offset."
     fills, encoder = None, None
@@ -157,11 +157,12 @@ def _onehot_columns(steps: list, offset: int) -> tuple[list[dict], int]:
         cats = [str(c) for c in cats]
         kept = [c for k, c in enumerate(cats) if drops[j] is None or k != drops[j]]
         positions = {c.lower(): (c, offset + kept.index(c) if c in kept else -1) for c in cats}
-        columns.append({"categories": cats, "positions": positions, "fill": None if fills is None else str(fills[j])})
+        columns.append({"categories": cats, "positions": positions, "fill": None if fills is None else str(fills[j]),
+                        "ignore_unknown": encoder.handle_unknown != "error"})
         offset += len(kept)
     return columns, offset
 
-# %% ../../nbs/06_serving.ipynb #41b7cff4
+# %% ../../nbs/06_serving.ipynb #19f36966
 def _number(value, row: int, name: str, missing: set) -> float:
     "A raw measurement as a float (NaN when missing)."
     if value is None: return math.nan
@@ -175,7 +176,7 @@ def _number(value, row: int, name: str, missing: set) -> float:
     if not math.isfinite(number): raise RequestError(f"row {row}: {name}={value!r} is not a finite number")
     return number
 
-# %% ../../nbs/06_serving.ipynb #c3dabe25
+# %% ../../nbs/06_serving.ipynb #0c622289
 class FeatureEncoder:
     "A fitted ColumnTransformer compiled to numpy: `encode(rows)` equals `transformer.transform` on those rows."
     def __init__(self, transformer, features: list[str] = FEATURES):
@@ -204,6 +205,7 @@ class FeatureEncoder:
             text = col["fill"]
         hit = col["positions"].get(text.lower())
         if hit is None:
+            if col["ignore_unknown"]: return None  # as the transformer does: all zeros (monitoring reports the new value)
             raise RequestError(f"row {row}: {self.features[j]}={value!r} is not one of {', '.join(col['categories'])}")
         return hit[1]
 
@@ -224,7 +226,7 @@ class FeatureEncoder:
             out.append(v)
         return np.array(out, np.float32).reshape(len(rows), width)
 
-# %% ../../nbs/06_serving.ipynb #dfde61c2
+# %% ../../nbs/06_serving.ipynb #f3200bac
 def _probe_rows(encoder: FeatureEncoder) -> list[list]:
     "Rows covering every category, missing values and varied measurements, to compare encoder and transformer."
     rng = np.random.default_rng(0)
@@ -237,7 +239,7 @@ def _probe_rows(encoder: FeatureEncoder) -> list[list]:
         rows.append(row)
     return rows
 
-# %% ../../nbs/06_serving.ipynb #75011b1f
+# %% ../../nbs/06_serving.ipynb #96100cbf
 def _as_frame(rows: list[list], encoder: FeatureEncoder):
     "The rows as the DataFrame the transformer was fitted on (NaN for missing)."
     import pandas as pd
@@ -247,7 +249,7 @@ def _as_frame(rows: list[list], encoder: FeatureEncoder):
         df[name] = df[name].where(df[name].notna(), np.nan) if name in categorical else pd.to_numeric(df[name])
     return df
 
-# %% ../../nbs/06_serving.ipynb #da0c5643
+# %% ../../nbs/06_serving.ipynb #a2666189
 def compile_transformer(transformer, # fitted sklearn ColumnTransformer over `FEATURES`
                         check: bool = True, # compare with `transformer.transform` on probe rows
                        ) -> FeatureEncoder:
@@ -261,7 +263,7 @@ def compile_transformer(transformer, # fitted sklearn ColumnTransformer over `FE
             raise NotImplementedError("the numpy encoder differs from the transformer")
     return encoder
 
-# %% ../../nbs/06_serving.ipynb #6831712d
+# %% ../../nbs/06_serving.ipynb #8551f710
 _ACTIVATIONS = {
     "Relu": lambda x: np.maximum(x, 0, out=x), "Relu6": lambda x: np.clip(x, 0, 6), "Tanh": np.tanh,
     "Sigmoid": lambda x: 1 / (1 + np.exp(-x)), "Softplus": lambda x: np.logaddexp(0, x),
@@ -274,7 +276,7 @@ def _softmax(x: np.ndarray) -> np.ndarray:
     x -= x.max(axis=-1, keepdims=True); np.exp(x, out=x); x /= x.sum(axis=-1, keepdims=True)
     return x
 
-# %% ../../nbs/06_serving.ipynb #e957c787
+# %% ../../nbs/06_serving.ipynb #bdf0ada6
 def _layer_activations(graph_def) -> list[str]:
     "Activation op after each MatMul(+BiasAdd) of the largest function in a SavedModel graph ('linear' if none)."
     fdef = max(graph_def.library.function, key=lambda f: sum(n.op == "MatMul" for n in f.node_def))
@@ -289,7 +291,7 @@ def _layer_activations(graph_def) -> list[str]:
         acts.append(act[0] if act else "linear")
     return acts
 
-# %% ../../nbs/06_serving.ipynb #716ffcde
+# %% ../../nbs/06_serving.ipynb #0f7fb0e1
 class DenseNetwork:
     "A chain of Dense layers in numpy: `predict_proba(x)` equals the SavedModel's output."
     def __init__(self, layers: list[tuple]): self.layers = layers  # [(kernel, bias, activation name)]
@@ -304,21 +306,21 @@ class DenseNetwork:
     @property
     def width(self) -> int: return self.layers[0][0].shape[0]
 
-# %% ../../nbs/06_serving.ipynb #67f8f8d4
+# %% ../../nbs/06_serving.ipynb #5b821a4b
 def _saved_model(path: Path):
     "The SavedModel at `path` and its `serving_default` function."
     import tensorflow as tf
     loaded = tf.saved_model.load(str(path))
     return loaded, loaded.signatures["serving_default"]
 
-# %% ../../nbs/06_serving.ipynb #68373481
+# %% ../../nbs/06_serving.ipynb #125fa71f
 def _call_signature(fn, x: np.ndarray) -> np.ndarray:
     "Output of a SavedModel signature for the float32 matrix `x`."
     import tensorflow as tf
     (name, _), = fn.structured_input_signature[1].items()
     return next(iter(fn(**{name: tf.constant(x, tf.float32)}).values())).numpy()
 
-# %% ../../nbs/06_serving.ipynb #de4c1c5c
+# %% ../../nbs/06_serving.ipynb #577a053d
 def extract_dense_network(saved_model_dir: Path, # TF Serving SavedModel (e.g. `model/001`)
                          ) -> DenseNetwork:
     "Read a Dense-layer network's weights and activations out of a SavedModel; NotImplementedError if it isn't one."
@@ -334,7 +336,7 @@ def extract_dense_network(saved_model_dir: Path, # TF Serving SavedModel (e.g. `
         raise NotImplementedError("the numpy network differs from the SavedModel")
     return net
 
-# %% ../../nbs/06_serving.ipynb #e8392e53
+# %% ../../nbs/06_serving.ipynb #88887e07
 class _TransformerEncoder:
     "Fallback encoder: the sklearn transformer on a DataFrame."
     def __init__(self, transformer):
@@ -350,13 +352,13 @@ class _TransformerEncoder:
         x = self.transformer.transform(df)
         return np.asarray(x.toarray() if hasattr(x, "toarray") else x, np.float32)
 
-# %% ../../nbs/06_serving.ipynb #e160d0b8
+# %% ../../nbs/06_serving.ipynb #b0c97b30
 class _SavedModelNetwork:
     "Fallback network: the SavedModel's signature through TensorFlow."
     def __init__(self, path: Path): self.loaded, self.fn = _saved_model(path)
     def predict_proba(self, x): return _call_signature(self.fn, x)
 
-# %% ../../nbs/06_serving.ipynb #2d232fa0
+# %% ../../nbs/06_serving.ipynb #d2a30aa8
 @dataclass
 class InferencePipeline:
     "Raw rows -> transformed features -> class probabilities -> species."
@@ -368,7 +370,7 @@ class InferencePipeline:
         "Class probabilities (rows x classes) of raw rows in `FEATURES` order."
         return self.network.predict_proba(self.encoder.encode(rows))
 
-# %% ../../nbs/06_serving.ipynb #67937f20
+# %% ../../nbs/06_serving.ipynb #fde2e77d
 def _model_version_dir(model_dir: Path) -> Path:
     "The SavedModel folder inside a model directory, found as TF Serving does (digits-only parent of saved_model.pb)."
     found = sorted((p.parent for p in Path(model_dir).rglob("saved_model.pb") if p.parent.name.isdigit()),
@@ -376,7 +378,7 @@ def _model_version_dir(model_dir: Path) -> Path:
     if not found: raise WorkbookError(f"no SavedModel (<version digits>/saved_model.pb) under {model_dir}")
     return found[-1]
 
-# %% ../../nbs/06_serving.ipynb #3728a5df
+# %% ../../nbs/06_serving.ipynb #4240b5d1
 def load_pipeline(model_dir: str | Path, # model directory: 001/ SavedModel, transformer.joblib, classes.json
                  ) -> InferencePipeline:
     "The inference pipeline of a model directory, compiled to numpy where possible."
@@ -392,7 +394,7 @@ def load_pipeline(model_dir: str | Path, # model directory: 001/ SavedModel, tra
         log.warning("serving the SavedModel through TensorFlow (slower): %s", e); network = _SavedModelNetwork(version_dir)
     return InferencePipeline(encoder, network, list(classes))
 
-# %% ../../nbs/06_serving.ipynb #61e3b75e
+# %% ../../nbs/06_serving.ipynb #d02b126a
 def format_predictions(probabilities: np.ndarray, # rows x classes
                        classes: list[str], # class names in column order
                        accept: str | None = None, # the request's Accept header
@@ -411,7 +413,7 @@ def format_predictions(probabilities: np.ndarray, # rows x classes
     preds = [{"species": classes[b], "probabilities": dict(zip(classes, row))} for b, row in zip(best.tolist(), values)]
     return json.dumps({"predictions": preds}).encode(), JSON_TYPE
 
-# %% ../../nbs/06_serving.ipynb #04e16ae1
+# %% ../../nbs/06_serving.ipynb #40f939b8
 CAPTURE_PREFIX = "datacapture"  # S3 prefix of captured data under the bucket
 
 def capture_destination(settings=None) -> str:
@@ -419,7 +421,7 @@ def capture_destination(settings=None) -> str:
     settings = settings or load_settings()
     return f"s3://{settings.bucket}/{CAPTURE_PREFIX}"
 
-# %% ../../nbs/06_serving.ipynb #b3b0fe96
+# %% ../../nbs/06_serving.ipynb #ef74b7e0
 _MODES = {"input": "Input", "request": "Input", "output": "Output", "response": "Output"}
 
 @dataclass(frozen=True)
@@ -453,7 +455,7 @@ class CaptureConfig:
                 "CaptureContentTypeHeader": {"CsvContentTypes": list(self.csv_content_types),
                                              "JsonContentTypes": list(self.json_content_types)}}
 
-# %% ../../nbs/06_serving.ipynb #f727bdf7
+# %% ../../nbs/06_serving.ipynb #7bf462c2
 def _captured(body: bytes, content_type: str, mode: str, config: CaptureConfig) -> dict:
     "The endpointInput/endpointOutput part of a capture record."
     kind = _media_type(content_type)
@@ -464,7 +466,7 @@ def _captured(body: bytes, content_type: str, mode: str, config: CaptureConfig) 
     if encoding == "BASE64": data = base64.b64encode(body).decode("ascii")
     return {"observedContentType": content_type, "mode": mode, "data": data, "encoding": encoding}
 
-# %% ../../nbs/06_serving.ipynb #f7e5bab8
+# %% ../../nbs/06_serving.ipynb #5301ea40
 def capture_record(config: CaptureConfig, # what to capture
                    inference_time: float, # time.time() of the request
                    input_body: bytes, input_type: str, # request body and Content-Type
@@ -481,14 +483,14 @@ def capture_record(config: CaptureConfig, # what to capture
     meta["inferenceTime"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(inference_time))
     return {"captureData": data, "eventMetadata": meta, "eventVersion": "0"}
 
-# %% ../../nbs/06_serving.ipynb #4c790cdc
+# %% ../../nbs/06_serving.ipynb #95ef8790
 def capture_file(root: Path, endpoint: str, variant: str, when: float) -> Path:
     "Path of a new capture file: `{root}/{endpoint}/{variant}/yyyy/mm/dd/hh/{MM}-{SS}-{mmm}-{uuid}.jsonl`."
     t = time.gmtime(when)
     name = f"{t.tm_min:02d}-{t.tm_sec:02d}-{int(when * 1000) % 1000:03d}-{uuid.uuid4()}.jsonl"
     return Path(root) / endpoint / variant / time.strftime("%Y/%m/%d/%H", t) / name
 
-# %% ../../nbs/06_serving.ipynb #e1e2f7e1
+# %% ../../nbs/06_serving.ipynb #4bf6589f
 class CaptureWriter:
     "Background writer of data-capture records: `put` never blocks; `close` writes everything still queued."
     def __init__(self, config: CaptureConfig, # what to capture
@@ -538,12 +540,12 @@ class CaptureWriter:
         "Write every queued record, close the file and stop the thread."
         self._stop.set(); self._thread.join(timeout)
 
-# %% ../../nbs/06_serving.ipynb #98a678e0
+# %% ../../nbs/06_serving.ipynb #fcc939fb
 def _error(status: int, code: str, message: str) -> tuple:
     "A JSON error answer: (status, body, content type, extra headers)."
     return status, json.dumps({"error": code, "message": message}).encode(), JSON_TYPE, [(b"x-amzn-errortype", code.encode())]
 
-# %% ../../nbs/06_serving.ipynb #b4354740
+# %% ../../nbs/06_serving.ipynb #87c19222
 class _ModelState:
     "The pipeline once the loader thread has built it, or the reason it failed."
     def __init__(self, model_dir: Path): self.model_dir, self.pipeline, self.error = Path(model_dir), None, None
@@ -561,7 +563,7 @@ class _ModelState:
         if self.error: return _error(503, "ModelError", f"the model failed to load: {self.error}")
         return _error(503, "ModelNotReady", "the model is still loading: retry in a few seconds")
 
-# %% ../../nbs/06_serving.ipynb #38be8fce
+# %% ../../nbs/06_serving.ipynb #9e5c2b52
 class _Invocations:
     "The invocation handler: body in, predictions (or a 4xx JSON error) out, capture queued."
     def __init__(self, state: _ModelState, endpoint_name: str, variant: str):
@@ -609,7 +611,7 @@ class _Invocations:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
-# %% ../../nbs/06_serving.ipynb #b4a5a98c
+# %% ../../nbs/06_serving.ipynb #f47fe76f
 _DRAIN_LIMIT = 16 * MAX_PAYLOAD_BYTES  # an oversized body is read (not kept) up to here, then the answer is 413
 
 def _is_invocation(scope) -> bool:
@@ -619,7 +621,7 @@ def _is_invocation(scope) -> bool:
     return path == "/invocations" or (path.startswith("/endpoints/") and path.endswith("/invocations")
                                       and "/" not in path[len("/endpoints/"):-len("/invocations")])
 
-# %% ../../nbs/06_serving.ipynb #b327b1b6
+# %% ../../nbs/06_serving.ipynb #3b0d8252
 def create_app(model_dir: str | Path, # model directory (the contents of model.tar.gz)
                capture: CaptureConfig | None = None, # data capture settings; None = no capture
                endpoint_name: str = "penguins-endpoint", # name answered on /endpoints/{name}/invocations
@@ -669,7 +671,7 @@ def create_app(model_dir: str | Path, # model directory (the contents of model.t
     app.state.model, app.state.invocations = state, invocations
     return app
 
-# %% ../../nbs/06_serving.ipynb #186c1142
+# %% ../../nbs/06_serving.ipynb #46b3e658
 def serve(model_dir: str | Path, # model directory (the contents of model.tar.gz)
           host: str = "127.0.0.1", # address to bind
           port: int = 8080, # port to listen on
@@ -686,7 +688,7 @@ def serve(model_dir: str | Path, # model directory (the contents of model.tar.gz
     uvicorn.run(app, host=host, port=port, workers=1, access_log=False, log_level=log_level,
                 lifespan="on", timeout_graceful_shutdown=10)
 
-# %% ../../nbs/06_serving.ipynb #d24cd38c
+# %% ../../nbs/06_serving.ipynb #836f7473
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m workbook.serving", description="Serve a model directory as a SageMaker-compatible endpoint.")
     p.add_argument("--model-dir", default=os.environ.get("SM_MODEL_DIR", "/opt/ml/model"), help="model directory (default /opt/ml/model)")
@@ -701,7 +703,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--log-level", default="info", help="log level")
     return p
 
-# %% ../../nbs/06_serving.ipynb #bd0edeb5
+# %% ../../nbs/06_serving.ipynb #026da481
 @exit_on_error
 def main(argv: list[str] | None = None) -> None:
     "Command-line entry point of the endpoint."
@@ -712,5 +714,5 @@ def main(argv: list[str] | None = None) -> None:
                if args.capture_destination else None)
     serve(model_dir, args.host, args.port, capture, args.endpoint_name, args.variant, args.log_level, args.capture_flush_seconds)
 
-# %% ../../nbs/06_serving.ipynb #426eb788
+# %% ../../nbs/06_serving.ipynb #2ae43aa9
 if __name__ == "__main__" and "get_ipython" not in globals(): main()

@@ -1,0 +1,118 @@
+"""The whole pipeline on the local target, as `workbook run` runs it: from a clean store, cached, gated, killed and resumed."""
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import BIN, ROOT, run_cli
+
+FAST = {"WORKBOOK_SEED": "42"}
+
+
+@pytest.fixture(scope="module")
+def pipeline_store(tmp_path_factory):
+    "One store in which the full pipeline has run once from scratch; returns (store, env, first run)."
+    store = tmp_path_factory.mktemp("e2e") / "store"
+    env = {"WORKBOOK_STORE": str(store), **FAST}
+    start = time.perf_counter()
+    first = run_cli("run", env=env, timeout=900)
+    return store, env, first, time.perf_counter() - start
+
+
+def _executions(store):
+    return sorted((store / "executions").glob("*/*/execution.json"), key=lambda p: p.stat().st_mtime)
+
+
+def _latest_record(store):
+    return json.loads(_executions(store)[-1].read_text())
+
+
+def test_full_pipeline_from_a_clean_store(pipeline_store):
+    store, env, first, _ = pipeline_store
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    record = _latest_record(store)
+    assert record["PipelineExecutionStatus"] == "Succeeded"
+    statuses = {s["StepName"]: s["StepStatus"] for s in record["Steps"]}
+    for step in ("PreprocessData", "TrainModel", "EvaluateModel", "CheckAccuracy", "BaselineData"):
+        assert statuses.get(step) == "Succeeded", statuses
+    assert any(name.startswith("RegisterModel") and status == "Succeeded" for name, status in statuses.items()), statuses
+    # the evaluation report is in SageMaker's model-quality shape, and the model passed the gate
+    reports = list((store / "s3").rglob("evaluation.json"))
+    assert reports
+    report = json.loads(reports[0].read_text())
+    accuracy = report["multiclass_classification_metrics"]["accuracy"]["value"]
+    assert 0.95 <= accuracy <= 1.0
+    # the registry holds one version waiting for approval, with that accuracy
+    listing = run_cli("registry", "list", env=env, check=True).stdout
+    row = next(line for line in listing.splitlines() if line.strip().startswith("1 "))
+    assert "PendingManualApproval" in row and f"{accuracy:.4f}" in row
+    # the monitoring baseline was written
+    assert list((store / "s3").rglob("constraints.json")) and list((store / "s3").rglob("statistics.json"))
+
+
+def test_rerun_reuses_every_cached_step(pipeline_store):
+    store, env, first, _ = pipeline_store
+    assert first.returncode == 0
+    again = run_cli("run", env=env, timeout=300, check=True)
+    record = _latest_record(store)
+    cached = {s["StepName"] for s in record["Steps"] if s.get("CacheHitResult")}
+    assert {"PreprocessData", "TrainModel", "EvaluateModel", "BaselineData"} <= cached, cached
+    assert "cache hit" in again.stdout
+
+
+def test_gate_fails_with_the_metric_in_the_message(pipeline_store):
+    store, env, first, _ = pipeline_store
+    assert first.returncode == 0
+    r = run_cli("run", "--param", "AccuracyThreshold=1.01", env=env, timeout=300)
+    assert r.returncode == 1
+    record = _latest_record(store)
+    assert record["PipelineExecutionStatus"] == "Failed"
+    assert "accuracy" in record["FailureReason"] and "below the threshold 1.01" in record["FailureReason"], record["FailureReason"]
+    fail = next(s for s in record["Steps"] if s["StepName"].startswith("FailOnAccuracy"))
+    assert fail["StepStatus"] == "Failed"
+
+
+def test_executions_are_listed(pipeline_store):
+    store, env, first, _ = pipeline_store
+    out = run_cli("executions", env=env, check=True).stdout
+    record = json.loads(_executions(store)[0].read_text())
+    assert record["PipelineExecutionId"] in out
+    detail = run_cli("executions", record["PipelineExecutionId"], env=env, check=True).stdout
+    assert "PreprocessData" in detail and "TrainModel" in detail
+
+
+def test_killed_run_resumes_with_finished_steps_cached(tmp_path):
+    store = tmp_path / "store"
+    env = {**os.environ, "WORKBOOK_STORE": str(store), **FAST}
+    proc = subprocess.Popen([str(BIN / "workbook"), "run"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    deadline = time.time() + 300
+    try:
+        while time.time() < deadline:  # wait until preprocessing is done and training is running
+            records = _executions(store) if (store / "executions").exists() else []
+            if records:
+                steps = {s["StepName"]: s["StepStatus"] for s in json.loads(records[-1].read_text()).get("Steps", [])}
+                if steps.get("PreprocessData") == "Succeeded" and steps.get("TrainModel") == "Executing": break
+            if proc.poll() is not None: pytest.fail("the run ended before it could be killed:\n" + proc.stdout.read())
+            time.sleep(0.5)
+        else: pytest.fail("training never started")
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None: os.killpg(proc.pid, signal.SIGKILL)
+    killed = json.loads(_executions(store)[-1].read_text())
+    assert killed["PipelineExecutionStatus"] in ("Executing", "Stopped")
+    listing = run_cli("executions", killed["PipelineExecutionId"], env={"WORKBOOK_STORE": str(store)}, check=True).stdout
+    assert "Stopped" in listing
+    resumed = run_cli("run", "--resume", killed["PipelineExecutionId"], env={"WORKBOOK_STORE": str(store), **FAST}, timeout=600)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    record = json.loads(_executions(store)[-1].read_text())
+    steps = {s["StepName"]: s for s in record["Steps"]}
+    assert record["PipelineExecutionId"] == killed["PipelineExecutionId"]
+    assert record["PipelineExecutionStatus"] == "Succeeded"
+    assert steps["PreprocessData"]["AttemptCount"] == 1  # finished before the kill: not run again
+    assert steps["TrainModel"]["AttemptCount"] == 2
