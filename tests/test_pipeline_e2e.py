@@ -39,7 +39,7 @@ def test_full_pipeline_from_a_clean_store(pipeline_store):
     statuses = {s["StepName"]: s["StepStatus"] for s in record["Steps"]}
     for step in ("PreprocessData", "TrainModel", "EvaluateModel", "CheckAccuracy", "BaselineData"):
         assert statuses.get(step) == "Succeeded", statuses
-    assert any(name.startswith("RegisterModel") and status == "Succeeded" for name, status in statuses.items()), statuses
+    assert statuses.get("Register-RegisterModel") == "Succeeded", statuses
     # the evaluation report is in SageMaker's model-quality shape, and the model passed the gate
     reports = list((store / "s3").rglob("evaluation.json"))
     assert reports
