@@ -5,16 +5,17 @@
 # %% auto #0
 __all__ = ['COMMAND_MODULES', 'parse_params', 'build_parser', 'main']
 
-# %% ../../nbs/10_cli.ipynb #3c9cf943
+# %% ../../nbs/10_cli.ipynb #ece49e80
 import argparse
 import importlib
 import json
+import os
 import sys
 from pathlib import Path
 
 from .config import IMAGES_DIR, WorkbookError, exit_on_error, load_settings
 
-# %% ../../nbs/10_cli.ipynb #c35333bc
+# %% ../../nbs/10_cli.ipynb #2f692f05
 def parse_params(pairs: list[str] | None) -> dict:
     "`['Name=value', ...]` -> dict, with a clear error for a malformed pair."
     out = {}
@@ -24,7 +25,7 @@ def parse_params(pairs: list[str] | None) -> dict:
         out[name] = value
     return out
 
-# %% ../../nbs/10_cli.ipynb #910015e9
+# %% ../../nbs/10_cli.ipynb #4053c044
 def _settings(args):
     "Settings with the command line's `--target`, if any."
     return load_settings(**({"target": args.target} if getattr(args, "target", None) else {}))
@@ -58,7 +59,7 @@ def _executions(args) -> int:
     else: print(engine.format_executions_list(engine.list_executions(settings)))
     return 0
 
-# %% ../../nbs/10_cli.ipynb #26a67e51
+# %% ../../nbs/10_cli.ipynb #b717a471
 COMMAND_MODULES = ["workbook.registry", "workbook.deployment", "workbook.monitoring", "workbook.tracking"]
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,14 +81,16 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMAND_MODULES: importlib.import_module(name).add_commands(sub)
     return parser
 
-# %% ../../nbs/10_cli.ipynb #7b30ec64
+# %% ../../nbs/10_cli.ipynb #e02f9a7d
 @exit_on_error
 def main(argv: list[str] | None = None) -> int:
     "Entry point of the `workbook` console script."
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's start-up chatter would bury the command's output
+    os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None): parser.print_help(); return 0
     return args.func(args) or 0
 
-# %% ../../nbs/10_cli.ipynb #45177e91
+# %% ../../nbs/10_cli.ipynb #b696cdbc
 if __name__ == "__main__" and "get_ipython" not in globals(): sys.exit(main())

@@ -13,11 +13,11 @@ __all__ = ['KLL_K', 'KLL_C', 'N_BUCKETS', 'MAX_DOMAIN', 'MONITORING_CONFIG', 'MO
            'violations_table', 'traffic_rows', 'send_traffic', 'read_baseline_dataset', 'main',
            'read_monitoring_results', 'add_commands']
 
-# %% ../../nbs/07_monitoring.ipynb #bcbcb633
+# %% ../../nbs/07_monitoring.ipynb #5fb8aeee
 if __package__ in (None, "") and "__file__" in globals():  # run as a script, as SageMaker runs it: nbdev's relative imports need the package
     import sys; from pathlib import Path; sys.path.insert(0, str(Path(__file__).resolve().parents[1])); __package__ = "workbook"
 
-# %% ../../nbs/07_monitoring.ipynb #a5cc7bd7
+# %% ../../nbs/07_monitoring.ipynb #998af0e8
 import argparse
 import base64
 import io
@@ -38,7 +38,7 @@ import pandas as pd
 from .config import (CATEGORICAL_FEATURES, DATA_FILE, FEATURES, IMAGES_DIR, NUMERIC_FEATURES, SPECIES,
                              WorkbookError, exit_on_error, load_settings)
 
-# %% ../../nbs/07_monitoring.ipynb #06f84823
+# %% ../../nbs/07_monitoring.ipynb #239bcf91
 KLL_K, KLL_C = 2048, 0.64  # sketch size and shrinking factor (the parameters Model Monitor reports)
 N_BUCKETS = 10  # equal-width buckets in each numeric distribution
 
@@ -104,7 +104,7 @@ class QuantileSketch:
         out.count = int(sum(len(l) * 2 ** h for h, l in enumerate(out.levels)))
         return out
 
-# %% ../../nbs/07_monitoring.ipynb #9496b4b7
+# %% ../../nbs/07_monitoring.ipynb #764da50d
 _NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
 _MAX_CATEGORIES = 10_000  # distinct string values kept per feature; more are counted together
 
@@ -114,7 +114,7 @@ def _inferred_type(integral: int, fractional: int, text: int) -> str:
     if fractional: return "Fractional"
     return "Integral" if integral else "Unknown"
 
-# %% ../../nbs/07_monitoring.ipynb #a9402a60
+# %% ../../nbs/07_monitoring.ipynb #b56034bf
 @dataclass
 class FeatureProfile:
     "Streaming statistics of one feature: type counts, moments (Chan/Welford), min/max, a sketch or category counts."
@@ -195,7 +195,7 @@ class FeatureProfile:
             if value in self.counts or len(self.counts) < _MAX_CATEGORIES: self.counts[value] = self.counts.get(value, 0) + count
             else: self.other += count
 
-# %% ../../nbs/07_monitoring.ipynb #c36269d5
+# %% ../../nbs/07_monitoring.ipynb #7c24e428
 class DataProfile:
     "Streaming profile of a table: one `FeatureProfile` per column, in column order."
     def __init__(self, kinds: Mapping[str, str] | None = None): # column name -> "Integral"/"Fractional"/"String"
@@ -227,7 +227,7 @@ class DataProfile:
         return {"version": 0.0, "dataset": {"item_count": self.item_count},
                 "features": [_feature_statistics(fp) for fp in self.features.values() if fp.seen]}
 
-# %% ../../nbs/07_monitoring.ipynb #c28fd8ac
+# %% ../../nbs/07_monitoring.ipynb #a0db5f3c
 def _to_arrow(series: pd.Series):
     "A pandas column as a pyarrow array (mixed object columns become strings)."
     import pyarrow as pa
@@ -247,7 +247,7 @@ def _kind_of(values) -> str:
     fp = FeatureProfile("_", "String").update(values)
     return "Integral" if fp.inferred_type == "Unknown" else fp.inferred_type
 
-# %% ../../nbs/07_monitoring.ipynb #097b9e9d
+# %% ../../nbs/07_monitoring.ipynb #0417e627
 def _bucket_counts(fp: FeatureProfile) -> list[dict]:
     "Ten equal-width buckets between min and max, counts estimated from the sketch."
     values, weights = fp.sketch.weighted()
@@ -273,7 +273,7 @@ def _feature_statistics(fp: FeatureProfile) -> dict:
                                     "distribution": {"categorical": {"buckets": buckets}}}
     return out
 
-# %% ../../nbs/07_monitoring.ipynb #f2bd997b
+# %% ../../nbs/07_monitoring.ipynb #d2361af3
 MAX_DOMAIN = 100  # string features with at most this many distinct values get a `domains` constraint
 MONITORING_CONFIG = {"evaluate_constraints": "Enabled", "emit_metrics": "Enabled",
                      "datatype_check_threshold": 0.1, "domain_content_threshold": 0.1,
@@ -285,7 +285,7 @@ def profile_frame(df: pd.DataFrame) -> DataProfile:
     "Profile a DataFrame, inferring each column's type from all its values."
     return DataProfile({c: _kind_of(_to_arrow(df[c])) for c in df.columns}).update_frame(df)
 
-# %% ../../nbs/07_monitoring.ipynb #3bd7c484
+# %% ../../nbs/07_monitoring.ipynb #ff66bba4
 def _common(feature: dict) -> dict:
     "The `common` block of a feature in `statistics.json`."
     section = feature.get("numerical_statistics") or feature.get("string_statistics") or {}
@@ -307,7 +307,7 @@ def suggest_constraints(statistics: dict, # a `statistics.json` (the baseline's)
         features.append(out)
     return {"version": 0.0, "features": features, "monitoring_config": json.loads(json.dumps(MONITORING_CONFIG))}
 
-# %% ../../nbs/07_monitoring.ipynb #a1ec2dbf
+# %% ../../nbs/07_monitoring.ipynb #f3ad3a2e
 def suggest_baseline(df: pd.DataFrame, # the baseline dataset (raw feature columns)
                      output_dir: str | Path | None = None, # if given, write statistics.json and constraints.json here
                     ) -> tuple[dict, dict]:
@@ -327,7 +327,7 @@ def write_json(obj: dict, path: str | Path) -> Path:
     path.write_text(json.dumps(obj, indent=2) + "\n")
     return path
 
-# %% ../../nbs/07_monitoring.ipynb #841a15f8
+# %% ../../nbs/07_monitoring.ipynb #c2fd71da
 def data_quality_schema_problems(statistics: dict | None = None, constraints: dict | None = None) -> list[str]:
     "Differences between files and Model Monitor's `statistics.json`/`constraints.json` schemas (empty if none)."
     out = []
@@ -351,7 +351,7 @@ def data_quality_schema_problems(statistics: dict | None = None, constraints: di
         if not {"datatype_check_threshold", "domain_content_threshold", "distribution_constraints"} <= set(mc): out.append("constraints: monitoring_config incomplete")
     return out
 
-# %% ../../nbs/07_monitoring.ipynb #66556df1
+# %% ../../nbs/07_monitoring.ipynb #f863c635
 def _ks_allowance(n: float, m: float, alpha: float | None = None) -> float:
     "The Kolmogorov-Smirnov bound Deequ subtracts in the Robust method (c_alpha = 1.8 by default)."
     c = 1.8 if alpha is None else math.sqrt(-math.log(alpha / 2) / 2)
@@ -372,7 +372,7 @@ def linf_distance(baseline: QuantileSketch | Mapping[str, float], # a sketch (nu
         simple = max((abs(baseline.get(k, 0) / n - current.get(k, 0) / m) for k in keys), default=0.0) if n and m else 0.0
     return max(0.0, simple - _ks_allowance(n, m)) if method == "Robust" else simple
 
-# %% ../../nbs/07_monitoring.ipynb #5d9cae28
+# %% ../../nbs/07_monitoring.ipynb #75ed8105
 def _type_mismatch(fp: FeatureProfile, expected: str) -> float:
     "Share of present values whose type differs from the baseline type."
     wrong = {"Integral": fp.fractional + fp.text, "Fractional": fp.text, "String": fp.integral + fp.fractional}.get(expected, 0)
@@ -386,7 +386,7 @@ def _baseline_distribution(feature: dict):
 def _violation(name: str, check: str, description: str) -> dict:
     return {"feature_name": name, "constraint_check_type": check, "description": description}
 
-# %% ../../nbs/07_monitoring.ipynb #9408058e
+# %% ../../nbs/07_monitoring.ipynb #de3326d2
 def check_data_quality(profile: DataProfile, # profile of the current data
                        baseline_statistics: dict, # the baseline's statistics.json
                        constraints: dict, # the baseline's constraints.json
@@ -428,13 +428,13 @@ def check_data_quality(profile: DataProfile, # profile of the current data
                 out.append(_violation(name, "baseline_drift_check", f"Baseline drift distance: {distance:.4f} exceeds threshold: {threshold}"))
     return {"violations": out}
 
-# %% ../../nbs/07_monitoring.ipynb #d96681c3
+# %% ../../nbs/07_monitoring.ipynb #57cf95da
 def _profile_like(df: pd.DataFrame, statistics: dict) -> DataProfile:
     "Profile `df` with the column types of a baseline's statistics."
     kinds = {f["name"]: ("String" if "string_statistics" in f else f["inferred_type"]) for f in statistics["features"]}
     return DataProfile(kinds).update_frame(df)
 
-# %% ../../nbs/07_monitoring.ipynb #38abedfe
+# %% ../../nbs/07_monitoring.ipynb #192a2236
 def _utc(t: datetime | str | None) -> datetime:
     "A time as an aware UTC datetime (naive times are UTC; ISO strings may end in Z)."
     if t is None: return datetime.now(timezone.utc)
@@ -455,7 +455,7 @@ def _payload(data: str, content_type: str, mode: str) -> dict:
     if encoding == "BASE64": data = base64.b64encode(data.encode()).decode()
     return {"observedContentType": content_type, "mode": mode, "data": data, "encoding": encoding}
 
-# %% ../../nbs/07_monitoring.ipynb #6f711b40
+# %% ../../nbs/07_monitoring.ipynb #985301a5
 def capture_record(input_data: str, # request body
                    output_data: str | None = None, # response body (None: input capture only)
                    inference_time: datetime | str | None = None, # time of the request (default now)
@@ -472,7 +472,7 @@ def capture_record(input_data: str, # request body
     meta["inferenceTime"] = _utc(inference_time).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     return {"captureData": data, "eventMetadata": meta, "eventVersion": "0"}
 
-# %% ../../nbs/07_monitoring.ipynb #e1ca8ed2
+# %% ../../nbs/07_monitoring.ipynb #c426a085
 def capture_prefix(capture_root: str | Path, endpoint: str, variant: str, hour: datetime) -> Path:
     "The hourly capture folder `{root}/{endpoint}/{variant}/yyyy/mm/dd/hh`."
     return Path(capture_root) / endpoint / variant / _utc(hour).strftime("%Y/%m/%d/%H")
@@ -501,7 +501,7 @@ def write_capture(records: Iterable[dict], # capture records
     for hour in list(open_files): close(hour)
     return sorted(files)
 
-# %% ../../nbs/07_monitoring.ipynb #81108e70
+# %% ../../nbs/07_monitoring.ipynb #f88c9b1c
 @dataclass
 class CaptureScan:
     "What a pass over captured data found: files, lines, records in the window, and the bad lines."
@@ -523,7 +523,7 @@ class CaptureScan:
         return {"files": self.files, "records": self.records, "rows": self.rows, "bad_lines": self.bad_lines,
                 "bad_payloads": self.bad_payloads, "examples": self.examples}
 
-# %% ../../nbs/07_monitoring.ipynb #6af175b4
+# %% ../../nbs/07_monitoring.ipynb #4f0d0634
 _HOUR_PARTS = re.compile(r"^\d{4}/\d{2}/\d{2}/\d{2}$")
 
 def capture_files(capture_root: str | Path, # capture destination, or one endpoint's or variant's folder in it
@@ -542,7 +542,7 @@ def capture_files(capture_root: str | Path, # capture destination, or one endpoi
         if (lo is None or last >= lo) and (hi is None or first < hi): out.append((first, str(path), path))
     return [p for *_, p in sorted(out)]
 
-# %% ../../nbs/07_monitoring.ipynb #a5a9b040
+# %% ../../nbs/07_monitoring.ipynb #ae119538
 def _in_window(t: str | None, lo: str | None, hi: str | None) -> bool:
     if lo is None and hi is None: return True
     if not t: return False
@@ -571,7 +571,7 @@ def iter_capture_records(capture_root: str | Path, # capture destination (or a s
                 scan.records += 1
                 yield rec
 
-# %% ../../nbs/07_monitoring.ipynb #c6ec781d
+# %% ../../nbs/07_monitoring.ipynb #162b3c66
 def _decoded(payload: dict) -> tuple[str, str]:
     "The encoding (CSV or JSON) and text of a captured payload, base64 decoded."
     encoding, data = payload.get("encoding"), payload.get("data")
@@ -593,7 +593,7 @@ def _input_payload(rec: dict) -> tuple[str | None, list]:
     encoding, data = _decoded(rec["captureData"]["endpointInput"])
     return (data, []) if encoding == "CSV" else (None, _json_rows(json.loads(data)))
 
-# %% ../../nbs/07_monitoring.ipynb #e2116480
+# %% ../../nbs/07_monitoring.ipynb #d89b79e3
 def _column_names(names: list[str], width: int) -> list[str]:
     return [names[i] if i < len(names) else f"_c{i}" for i in range(width)]
 
@@ -628,7 +628,7 @@ def _json_columns(rows: list, names: list[str]) -> tuple[dict, int]:
     text = lambda v: None if v is None else v if isinstance(v, str) else json.dumps(v)
     return {c: pa.array([text(r.get(c)) for r in records], type=pa.string()) for c in cols}, len(records)
 
-# %% ../../nbs/07_monitoring.ipynb #021c846d
+# %% ../../nbs/07_monitoring.ipynb #d256eda3
 _FAST_FILE_LIMIT = 64 << 20  # larger capture files are streamed line by line
 _BATCH_RECORDS = 200_000  # requests parsed together
 
@@ -658,7 +658,7 @@ def _fast_inputs(path: Path, lo: str | None, hi: str | None):
     others = pc.filter(payload, pc.invert(csv)).to_pylist()
     return pc.filter(pc.struct_field(payload, [2]), csv), others, len(payload)
 
-# %% ../../nbs/07_monitoring.ipynb #3682ed99
+# %% ../../nbs/07_monitoring.ipynb #a41f0bb9
 class _InputBatch:
     "Requests waiting to be parsed into columns and added to a profile."
     def __init__(self, profile: DataProfile, names: list[str], scan: CaptureScan):
@@ -692,7 +692,7 @@ class _InputBatch:
             self.profile.update(cols, n); self.scan.rows += n
         self.texts, self.strings, self.rows, self.records = [], [], [], 0
 
-# %% ../../nbs/07_monitoring.ipynb #dff4fdbb
+# %% ../../nbs/07_monitoring.ipynb #de76537c
 def _feature_kinds(statistics: dict) -> dict:
     "Column name -> tracking kind, from a baseline's statistics."
     return {f["name"]: ("String" if "string_statistics" in f else f["inferred_type"]) for f in statistics["features"]}
@@ -722,7 +722,7 @@ def profile_capture(capture_root: str | Path, # capture destination (or one endp
     batch.flush()
     return profile, scan
 
-# %% ../../nbs/07_monitoring.ipynb #748a9c3b
+# %% ../../nbs/07_monitoring.ipynb #467558b0
 def read_json(path: str | Path) -> dict:
     "Read a JSON file, with a clear error if it is missing or broken."
     path = Path(path)
@@ -748,7 +748,7 @@ def run_data_quality(baseline_dir: str | Path, # folder with the baseline's stat
     write_json(scan.summary() | {"start": _time_key(start), "end": _time_key(end)}, output_dir / "capture_report.json")
     return scan.summary() | {"violations": len(violations["violations"]), "output": str(output_dir)}
 
-# %% ../../nbs/07_monitoring.ipynb #a76b3cc2
+# %% ../../nbs/07_monitoring.ipynb #c06ead94
 def _label_of(item) -> str:
     "The label of one prediction or ground-truth item: a string, or an object with species/label/probabilities."
     if isinstance(item, dict):
@@ -766,7 +766,7 @@ def payload_labels(payload: dict) -> list[str]:
     if isinstance(obj, dict): obj = obj.get("predictions", obj)
     return [_label_of(item) for item in (obj if isinstance(obj, list) else [obj])]
 
-# %% ../../nbs/07_monitoring.ipynb #517575e6
+# %% ../../nbs/07_monitoring.ipynb #3610bca8
 def ground_truth_record(labels: str | list[str], # the true label(s) of one inference, in row order
                         event_id: str, # the inference's inferenceId, or its eventId
                        ) -> dict:
@@ -778,7 +778,7 @@ def _merge_id(rec: dict) -> str | None:
     meta = rec.get("eventMetadata") or {}
     return meta.get("inferenceId") or meta.get("eventId")
 
-# %% ../../nbs/07_monitoring.ipynb #250b6e64
+# %% ../../nbs/07_monitoring.ipynb #1e59fd5a
 def merge_ground_truth(capture_root: str | Path, # capture destination (or one endpoint's folder)
                        ground_truth_root: str | Path, # ground-truth destination
                        start: datetime | str | None = None, # window start of the inferences (inclusive)
@@ -809,7 +809,7 @@ def merge_ground_truth(capture_root: str | Path, # capture destination (or one e
     scan.rows = len(merged)
     return merged, scan
 
-# %% ../../nbs/07_monitoring.ipynb #aebade4f
+# %% ../../nbs/07_monitoring.ipynb #9a26b06d
 def model_quality_statistics(merged: pd.DataFrame, # predictions with ground truth (`merge_ground_truth`)
                              classes: list[str] = SPECIES, # known classes; other labels found are added
                              seed: int = 42, # seed of the resampled standard deviations
@@ -823,7 +823,7 @@ def model_quality_statistics(merged: pd.DataFrame, # predictions with ground tru
     report.pop("per_class_metrics", None)
     return report
 
-# %% ../../nbs/07_monitoring.ipynb #629b581b
+# %% ../../nbs/07_monitoring.ipynb #2b4bd92b
 MODEL_QUALITY_SECTION = "multiclass_classification_constraints"
 _OPERATORS = {"LessThanThreshold": lambda v, t: v < t, "LessThanOrEqualToThreshold": lambda v, t: v <= t,
               "GreaterThanThreshold": lambda v, t: v > t, "GreaterThanOrEqualToThreshold": lambda v, t: v >= t}
@@ -847,7 +847,7 @@ def check_model_quality(statistics: dict, # model-quality statistics.json
             out.append({"constraint_check_type": op, "metric_name": name, "description": f"Metric {name} with {value:.4g} was {op} {c['threshold']}"})
     return {"violations": out}
 
-# %% ../../nbs/07_monitoring.ipynb #db11f6e9
+# %% ../../nbs/07_monitoring.ipynb #782f4d84
 def metrics_over_time(merged: pd.DataFrame, # predictions with ground truth (`merge_ground_truth`)
                       freq: str = "h", # pandas frequency of the groups
                       metrics: tuple = ("accuracy", "weighted_f1"), # metrics to compute per group
@@ -859,7 +859,7 @@ def metrics_over_time(merged: pd.DataFrame, # predictions with ground truth (`me
         rows.append({"time": t, "n": len(part), **{k: m[k]["value"] for k in metrics}})
     return pd.DataFrame(rows, columns=["time", "n", *metrics])
 
-# %% ../../nbs/07_monitoring.ipynb #2eca4433
+# %% ../../nbs/07_monitoring.ipynb #7bca0e7e
 def _request_rows(payload: dict, names: list[str] = FEATURES) -> list[dict]:
     "The feature rows of one captured request, as dicts."
     text, rows = _input_payload({"captureData": {"endpointInput": payload}})
@@ -896,7 +896,7 @@ def simulate_ground_truth(capture_root: str | Path, # capture destination (or on
         (folder / f"{uuid.uuid4()}.jsonl").write_text("".join(lines))
     return n
 
-# %% ../../nbs/07_monitoring.ipynb #736b197a
+# %% ../../nbs/07_monitoring.ipynb #ee88b3e6
 def run_model_quality(capture_root: str | Path, # capture destination (or one endpoint's folder)
                       ground_truth_root: str | Path, # ground-truth destination
                       output_dir: str | Path, # receives statistics.json, constraint_violations.json, metrics_over_time.csv
@@ -916,7 +916,7 @@ def run_model_quality(capture_root: str | Path, # capture destination (or one en
     accuracy = statistics["multiclass_classification_metrics"]["accuracy"]["value"]
     return scan.summary() | {"accuracy": accuracy, "violations": len(violations["violations"]), "output": str(output_dir)}
 
-# %% ../../nbs/07_monitoring.ipynb #0453ac42
+# %% ../../nbs/07_monitoring.ipynb #c009cfe5
 def _density(feature: dict, edges: np.ndarray) -> np.ndarray:
     "Share of a numeric feature's values in each bin, from its sketch."
     values, weights = QuantileSketch.from_json(feature["numerical_statistics"]["distribution"]["kll"]["sketch"]).weighted()
@@ -964,7 +964,7 @@ def plot_distributions(baseline_statistics: dict, # the baseline's statistics.js
     fig.savefig(path, dpi=90); plt.close(fig)
     return path
 
-# %% ../../nbs/07_monitoring.ipynb #96c0c9f8
+# %% ../../nbs/07_monitoring.ipynb #15ffac4d
 def plot_metrics_over_time(frame: pd.DataFrame, # `metrics_over_time` output (time, n, metric columns)
                            path: str | Path, # image file to write
                            thresholds: Mapping[str, float] | None = None, # metric -> threshold, drawn as dashed lines
@@ -983,7 +983,7 @@ def plot_metrics_over_time(frame: pd.DataFrame, # `metrics_over_time` output (ti
     fig.savefig(path, dpi=90); plt.close(fig)
     return path
 
-# %% ../../nbs/07_monitoring.ipynb #19949aaf
+# %% ../../nbs/07_monitoring.ipynb #24dfbff9
 def violations_table(data_quality: dict | None = None, # data-quality constraint_violations.json
                      model_quality: dict | None = None, # model-quality constraint_violations.json
                      width: int = 110, # maximum line width
@@ -998,7 +998,7 @@ def violations_table(data_quality: dict | None = None, # data-quality constraint
     fmt = lambda r: "  ".join(x.ljust(w[i]) for i, x in enumerate(r[:3])) + "  " + (r[3] if len(r[3]) <= room else r[3][:room - 3] + "...")
     return "\n".join([fmt(head), "  ".join("-" * x for x in w) + "  " + "-" * min(room, max(len(r[3]) for r in rows)), *map(fmt, rows)])
 
-# %% ../../nbs/07_monitoring.ipynb #807ae185
+# %% ../../nbs/07_monitoring.ipynb #224bbec4
 def _csv_value(v) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)): return ""
     return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
@@ -1014,7 +1014,7 @@ def traffic_rows(n: int, # number of rows
         df.loc[df.index % 3 == 0, "island"] = "Atlantis"
     return [",".join(_csv_value(v) for v in row) for row in df.itertuples(index=False)]
 
-# %% ../../nbs/07_monitoring.ipynb #6feed033
+# %% ../../nbs/07_monitoring.ipynb #8524a4e1
 def send_traffic(url: str, # endpoint base URL (http://127.0.0.1:8080) or its /invocations URL
                  n: int = 100, # number of requests
                  drift: bool = False, # send drifted penguins
@@ -1038,7 +1038,7 @@ def send_traffic(url: str, # endpoint base URL (http://127.0.0.1:8080) or its /i
         if own: client.close()
     return {"sent": n, "ok": sum(v for k, v in counts.items() if 200 <= k < 300), "status": counts}
 
-# %% ../../nbs/07_monitoring.ipynb #ab328c81
+# %% ../../nbs/07_monitoring.ipynb #978c90d4
 def read_baseline_dataset(input_dir: str | Path) -> pd.DataFrame:
     "All CSV files (with header) of a baseline input folder, or a single CSV file, as one DataFrame."
     input_dir = Path(input_dir)
@@ -1048,7 +1048,7 @@ def read_baseline_dataset(input_dir: str | Path) -> pd.DataFrame:
     if df.empty: raise WorkbookError(f"the baseline dataset in {input_dir} has no rows")
     return df
 
-# %% ../../nbs/07_monitoring.ipynb #a19aeb84
+# %% ../../nbs/07_monitoring.ipynb #c94ae045
 def _parse_main_args(argv: list[str] | None) -> argparse.Namespace:
     env = os.environ
     parser = argparse.ArgumentParser(prog="monitoring.py", description="Data-quality baseline and monitoring runs (SageMaker processing job).")
@@ -1087,7 +1087,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"monitoring {args.command}: " + " ".join(f"{k}={v}" for k, v in summary.items() if k != "examples"), flush=True)
     return summary
 
-# %% ../../nbs/07_monitoring.ipynb #17067a2d
+# %% ../../nbs/07_monitoring.ipynb #5352ec9f
 def read_monitoring_results(location: str | Path, # run output folder or s3:// URI
                             settings=None, # workbook settings (default `load_settings()`)
                            ) -> dict:
@@ -1109,7 +1109,7 @@ def read_monitoring_results(location: str | Path, # run output folder or s3:// U
     if not out: raise WorkbookError(f"no monitoring results at {location}")
     return out
 
-# %% ../../nbs/07_monitoring.ipynb #083558d0
+# %% ../../nbs/07_monitoring.ipynb #b45db51a
 def _monitoring_root(settings) -> Path: return settings.s3_root / settings.bucket / "monitoring"
 
 def _find_baseline_csv(path: Path | None, settings) -> Path:
@@ -1122,12 +1122,22 @@ def _find_baseline_csv(path: Path | None, settings) -> Path:
     if not found: raise WorkbookError(f"no baseline/baseline.csv under {settings.s3_root / settings.bucket}: run the pipeline first, or give a path")
     return found[-1]
 
+def _find_baseline_dir(path: Path | None, settings) -> Path:
+    "The baseline folder: the one given, `monitoring/baseline`, or the newest the pipeline's BaselineData step wrote."
+    if path is not None: return path
+    own = _monitoring_root(settings) / "baseline"
+    if (own / "statistics.json").exists(): return own
+    found = [p.parent for p in (settings.s3_root / settings.bucket).rglob("constraints.json")
+             if (p.parent / "statistics.json").exists() and _monitoring_root(settings) not in p.parents]
+    if not found: raise WorkbookError("no monitoring baseline: run the pipeline (`make run`) or `workbook monitor baseline` first")
+    return max(found, key=lambda p: p.stat().st_mtime)
+
 def _latest_run(settings) -> Path:
     runs = sorted((_monitoring_root(settings) / "runs").glob("*/run.json"))
     if not runs: raise WorkbookError(f"no monitoring run under {_monitoring_root(settings) / 'runs'}: run `workbook monitor run` first")
     return runs[-1].parent
 
-# %% ../../nbs/07_monitoring.ipynb #d80e14d6
+# %% ../../nbs/07_monitoring.ipynb #8f9698db
 def _cmd_baseline(args) -> int:
     settings = load_settings()
     source = _find_baseline_csv(args.data, settings)
@@ -1139,7 +1149,7 @@ def _cmd_baseline(args) -> int:
 def _cmd_run(args) -> int:
     settings = load_settings()
     root = settings.s3_root / settings.bucket
-    baseline = args.baseline or _monitoring_root(settings) / "baseline"
+    baseline = _find_baseline_dir(args.baseline, settings)
     capture = args.capture or root / "datacapture"
     out = args.output or _monitoring_root(settings) / "runs" / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
     data = run_data_quality(baseline, capture, out / "data-quality", args.start, args.end)
@@ -1156,7 +1166,7 @@ def _cmd_run(args) -> int:
     print(f"outputs: {out}")
     return 0
 
-# %% ../../nbs/07_monitoring.ipynb #82d9b65f
+# %% ../../nbs/07_monitoring.ipynb #de64b858
 def _cmd_report(args) -> int:
     settings = load_settings()
     run = args.run or str(_latest_run(settings))
@@ -1178,7 +1188,7 @@ def _cmd_report(args) -> int:
         print(f"figure: {plot_metrics_over_time(pd.read_csv(over_time), images / 'monitoring_metrics.png', thresholds)}")
     return 0
 
-# %% ../../nbs/07_monitoring.ipynb #3fe4ee5f
+# %% ../../nbs/07_monitoring.ipynb #ec87d639
 def _cmd_traffic(args) -> int:
     settings = load_settings()
     url = args.url or f"http://{settings.host}:{settings.port}"
@@ -1194,7 +1204,7 @@ def _cmd_label(args) -> int:
     print(f"wrote ground truth for {n} predictions (error rate {args.error_rate}) into {args.ground_truth or root / 'ground-truth'}")
     return 0
 
-# %% ../../nbs/07_monitoring.ipynb #84445c34
+# %% ../../nbs/07_monitoring.ipynb #ff5b67e9
 def add_commands(subparsers) -> None:
     "Add `monitor baseline|run|report|traffic|label` to the workbook CLI."
     settings_help = "(default: from the workbook settings)"
@@ -1208,7 +1218,7 @@ def add_commands(subparsers) -> None:
     p.set_defaults(func=_cmd_baseline)
     p = sub.add_parser("run", help="data quality (and model quality, if there is ground truth) over a time window",
                        description="Profile the captured requests of a window, compare with the baseline, merge ground truth.")
-    p.add_argument("--baseline", type=Path, default=None, help="baseline folder (default: STORE/s3/BUCKET/monitoring/baseline)")
+    p.add_argument("--baseline", type=Path, default=None, help="baseline folder (default: STORE/s3/BUCKET/monitoring/baseline, else the pipeline's newest BaselineData output)")
     p.add_argument("--capture", type=Path, default=None, help="data capture folder (default: STORE/s3/BUCKET/datacapture)")
     p.add_argument("--ground-truth", type=Path, default=None, help="ground-truth folder (default: STORE/s3/BUCKET/ground-truth, if it exists)")
     p.add_argument("--start", default=None, help="window start, ISO 8601 UTC (default: no limit)")
@@ -1237,5 +1247,5 @@ def add_commands(subparsers) -> None:
     p.add_argument("--end", default=None, help="window end, ISO 8601 UTC")
     p.set_defaults(func=_cmd_label)
 
-# %% ../../nbs/07_monitoring.ipynb #483c8da8
+# %% ../../nbs/07_monitoring.ipynb #4cd1d4f0
 if __name__ == "__main__" and "get_ipython" not in globals(): main()
