@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['COMMAND_MODULES', 'parse_params', 'build_parser', 'main']
 
-# %% ../../nbs/10_cli.ipynb #ece49e80
+# %% ../../nbs/10_cli.ipynb #05677274
 import argparse
 import importlib
 import json
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .config import IMAGES_DIR, WorkbookError, exit_on_error, load_settings
 
-# %% ../../nbs/10_cli.ipynb #2f692f05
+# %% ../../nbs/10_cli.ipynb #0810ff84
 def parse_params(pairs: list[str] | None) -> dict:
     "`['Name=value', ...]` -> dict, with a clear error for a malformed pair."
     out = {}
@@ -25,7 +25,7 @@ def parse_params(pairs: list[str] | None) -> dict:
         out[name] = value
     return out
 
-# %% ../../nbs/10_cli.ipynb #4053c044
+# %% ../../nbs/10_cli.ipynb #9836d00a
 def _settings(args):
     "Settings with the command line's `--target`, if any."
     return load_settings(**({"target": args.target} if getattr(args, "target", None) else {}))
@@ -55,11 +55,11 @@ def _executions(args) -> int:
     if args.execution_id:
         try: record = engine.describe_execution(settings, args.execution_id)
         except FileNotFoundError: raise WorkbookError(f"no execution {args.execution_id!r} (see `workbook executions`)") from None
-        print(engine.format_execution_table(record))
+        print(engine.format_execution_table(record, details=True))
     else: print(engine.format_executions_list(engine.list_executions(settings)))
     return 0
 
-# %% ../../nbs/10_cli.ipynb #b717a471
+# %% ../../nbs/10_cli.ipynb #74d40d2f
 COMMAND_MODULES = ["workbook.registry", "workbook.deployment", "workbook.monitoring", "workbook.tracking"]
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMAND_MODULES: importlib.import_module(name).add_commands(sub)
     return parser
 
-# %% ../../nbs/10_cli.ipynb #e02f9a7d
+# %% ../../nbs/10_cli.ipynb #17bc58cc
 @exit_on_error
 def main(argv: list[str] | None = None) -> int:
     "Entry point of the `workbook` console script."
@@ -92,5 +92,5 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None): parser.print_help(); return 0
     return args.func(args) or 0
 
-# %% ../../nbs/10_cli.ipynb #b696cdbc
+# %% ../../nbs/10_cli.ipynb #f5fa711f
 if __name__ == "__main__" and "get_ipython" not in globals(): sys.exit(main())
