@@ -9,7 +9,7 @@ __all__ = ['PENDING', 'APPROVED', 'REJECTED', 'APPROVAL_STATUSES', 'ALLOWED_TRAN
            'register_model_version', 'get_model_version', 'list_model_versions', 'update_approval', 'latest_approved',
            'format_versions', 'add_commands']
 
-# %% ../../nbs/05_registry.ipynb #3b08aaff
+# %% ../../nbs/05_registry.ipynb #78e5e7bc
 import argparse
 import functools
 import json
@@ -21,12 +21,12 @@ from pathlib import Path
 from .config import Settings, WorkbookError, is_s3, load_settings, local_to_s3, s3_to_local
 from .evaluation import EVALUATION_FILE, report_metric
 
-# %% ../../nbs/05_registry.ipynb #eede69db
+# %% ../../nbs/05_registry.ipynb #7558f386
 PENDING, APPROVED, REJECTED = "PendingManualApproval", "Approved", "Rejected"
 APPROVAL_STATUSES = (PENDING, APPROVED, REJECTED)
 ALLOWED_TRANSITIONS = {PENDING: (APPROVED, REJECTED), APPROVED: (REJECTED,), REJECTED: ()}
 
-# %% ../../nbs/05_registry.ipynb #1572aafb
+# %% ../../nbs/05_registry.ipynb #974082b3
 def check_transition(
     version: int, # model version number, for the message
     current: str, # its approval status now
@@ -40,7 +40,7 @@ def check_transition(
         raise WorkbookError(f"cannot {verb} version {version}: it is {current}, and a {current.lower()} version stays "
                             f"{current.lower()} (register a new version instead)")
 
-# %% ../../nbs/05_registry.ipynb #aadee5f1
+# %% ../../nbs/05_registry.ipynb #af148e9d
 SERVING_FRAMEWORK_VERSION = "2.19"  # TensorFlow Serving image version of the default inference specification
 INSTANCE_TYPES = ["ml.m5.large"]  # instance types the model version declares it runs on
 
@@ -52,7 +52,7 @@ def inference_image_uri(settings: Settings) -> str:
     return image_uris.retrieve("tensorflow", settings.region, version=SERVING_FRAMEWORK_VERSION,
                                image_scope="inference", instance_type=INSTANCE_TYPES[0])
 
-# %% ../../nbs/05_registry.ipynb #c5d1a00a
+# %% ../../nbs/05_registry.ipynb #1c234d68
 def default_inference_spec(
     settings: Settings, # region of the serving image
     model_data_url: str, # S3 URI of model.tar.gz
@@ -62,7 +62,7 @@ def default_inference_spec(
             "SupportedContentTypes": ["text/csv", "application/json"], "SupportedResponseMIMETypes": ["application/json"],
             "SupportedRealtimeInferenceInstanceTypes": INSTANCE_TYPES, "SupportedTransformInstanceTypes": INSTANCE_TYPES}
 
-# %% ../../nbs/05_registry.ipynb #cbdb54fb
+# %% ../../nbs/05_registry.ipynb #b5dc423c
 def model_package_request(
     group: str, # model package group name
     inference_spec: dict, # InferenceSpecification
@@ -77,7 +77,7 @@ def model_package_request(
     if metadata: request["CustomerMetadataProperties"] = {str(k): str(v) for k, v in metadata.items()}
     return request
 
-# %% ../../nbs/05_registry.ipynb #62de0368
+# %% ../../nbs/05_registry.ipynb #7dcbf659
 def _request_model_data_url(request: dict) -> str:
     "`ModelDataUrl` of the first container of a CreateModelPackage request."
     try: return request["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
@@ -87,7 +87,7 @@ def _request_metrics_uri(request: dict) -> str | None:
     "S3 URI of the model-quality statistics of a CreateModelPackage request, if any."
     return ((request.get("ModelMetrics") or {}).get("ModelQuality") or {}).get("Statistics", {}).get("S3Uri")
 
-# %% ../../nbs/05_registry.ipynb #828a0af4
+# %% ../../nbs/05_registry.ipynb #ffe9ce58
 def _s3_client(settings: Settings, service: str = "s3"):
     "A boto3 client for `service` in the settings' region."
     import boto3
@@ -112,7 +112,7 @@ def _write_s3_json(settings: Settings, uri: str, doc: dict) -> str:
         _s3_client(settings).put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType="application/json")
     return uri
 
-# %% ../../nbs/05_registry.ipynb #a98f769f
+# %% ../../nbs/05_registry.ipynb #6bb85cbe
 def _report_uri(settings: Settings, group: str, report: dict | str | Path) -> str:
     "An S3 URI holding `report` (a dict, a local JSON file, or already an S3 URI)."
     if isinstance(report, (str, Path)) and is_s3(report): return str(report)
@@ -124,26 +124,26 @@ def _report_uri(settings: Settings, group: str, report: dict | str | Path) -> st
     uri = f"s3://{settings.bucket}/registry/{group}/{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:8]}/{EVALUATION_FILE}"
     return _write_s3_json(settings, uri, report)
 
-# %% ../../nbs/05_registry.ipynb #c46cc749
+# %% ../../nbs/05_registry.ipynb #de44808d
 TAG = {"status": "sagemaker.approval_status", "comment": "sagemaker.approval_description", "arn": "sagemaker.model_package_arn",
        "model_data_url": "sagemaker.model_data_url", "inference": "sagemaker.inference_specification",
        "metrics": "sagemaker.model_metrics", "modified": "sagemaker.last_modified_time"}
 METRIC_TAGS = ("accuracy", "weighted_f1")  # report metrics copied into `metrics.<name>` tags
 
-# %% ../../nbs/05_registry.ipynb #1a1a6d96
+# %% ../../nbs/05_registry.ipynb #a8e5db37
 def model_package_arn(settings: Settings, group: str, version: int | None = None) -> str:
     "The ARN of a model package group (no version) or of one version, in the settings' region and the role's account."
     account = settings.role.split(":")[4]
     return (f"arn:aws:sagemaker:{settings.region}:{account}:model-package/{group}/{version}" if version is not None
             else f"arn:aws:sagemaker:{settings.region}:{account}:model-package-group/{group}").lower()
 
-# %% ../../nbs/05_registry.ipynb #c530dc54
+# %% ../../nbs/05_registry.ipynb #6d7c90f1
 def _mlflow_client(settings: Settings):
     "An MLflow client on the local store's tracking and registry database."
-    from workbook.tracking import _store_lock
+    from workbook.tracking import store_lock
     for name in ("mlflow.store.db.utils", "alembic"): logging.getLogger(name).setLevel(logging.WARNING)
     from mlflow import MlflowClient
-    with _store_lock(settings):
+    with store_lock(settings):
         client = MlflowClient(tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri)
         client.search_registered_models(max_results=1)  # creates the database tables on first use
     return client
@@ -156,7 +156,7 @@ def _now_ms() -> int:
     "Milliseconds since the epoch, as MLflow counts time."
     return int(datetime.now(timezone.utc).timestamp() * 1000)
 
-# %% ../../nbs/05_registry.ipynb #02b8b242
+# %% ../../nbs/05_registry.ipynb #a109a633
 class _MlflowRegistry:
     "Model package groups and versions as MLflow registered models and model versions."
     def __init__(self, settings: Settings): self.settings, self.client = settings, _mlflow_client(settings)
@@ -217,7 +217,7 @@ class _MlflowRegistry:
         self.client.set_model_version_tag(group, mv.version, TAG["status"], status)
         return self.describe(group, version)
 
-# %% ../../nbs/05_registry.ipynb #6841631a
+# %% ../../nbs/05_registry.ipynb #bfb40744
 def _describe_metrics(tags: dict) -> str:
     "A one-line description of a version from its metric tags."
     metrics = ", ".join(f"{m} {float(tags[f'metrics.{m}']):.4f}" for m in METRIC_TAGS if f"metrics.{m}" in tags)
@@ -235,7 +235,7 @@ def _summary_from_tags(version: int, tags: dict, created: datetime | None) -> di
             "created": created, "model_data_url": tags.get(TAG["model_data_url"], ""), "comment": tags.get(TAG["comment"], ""),
             "arn": tags.get(TAG["arn"], "")}
 
-# %% ../../nbs/05_registry.ipynb #a0e31b0d
+# %% ../../nbs/05_registry.ipynb #ed0c83b2
 class _SageMakerRegistry:
     "Model package groups and versions in the SageMaker Model Registry."
     def __init__(self, settings: Settings): self.settings, self.client = settings, _s3_client(settings, "sagemaker")
@@ -287,7 +287,7 @@ class _SageMakerRegistry:
         self.client.update_model_package(**update)
         return self.describe(group, version)
 
-# %% ../../nbs/05_registry.ipynb #ae7e39d8
+# %% ../../nbs/05_registry.ipynb #cb68ed60
 def _accuracy_or_none(settings: Settings, uri: str | None) -> float | None:
     "The accuracy in the report at `uri`, or None when there is no readable report."
     try: return report_metric(_read_s3_json(settings, uri)) if uri else None
@@ -300,7 +300,7 @@ def _describe_sagemaker(response: dict) -> dict:
     d.setdefault("ApprovalDescription", "")
     return d
 
-# %% ../../nbs/05_registry.ipynb #8b0d7dcb
+# %% ../../nbs/05_registry.ipynb #b994f9c6
 def _registry(settings: Settings):
     "The registry of the settings' target."
     return _MlflowRegistry(settings) if settings.target == "local" else _SageMakerRegistry(settings)
@@ -322,7 +322,7 @@ def _version_number(version) -> int:
     if not text.isdigit() or int(text) < 1: raise WorkbookError(f"a model version is a whole number from 1 up (or a model package ARN), not {version!r}")
     return int(text)
 
-# %% ../../nbs/05_registry.ipynb #45f173b5
+# %% ../../nbs/05_registry.ipynb #87c719fd
 @_aws_errors_as_workbook_errors
 def ensure_model_package_group(
     settings: Settings, # target and default group name
@@ -331,7 +331,7 @@ def ensure_model_package_group(
     "Create the model package group unless it exists: {ModelPackageGroupName, ModelPackageGroupArn, Created}."
     return _registry(settings).ensure_group(name or settings.model_package_group)
 
-# %% ../../nbs/05_registry.ipynb #bf7255d8
+# %% ../../nbs/05_registry.ipynb #390cc678
 @_aws_errors_as_workbook_errors
 def register_model_package(
     request: dict, # a CreateModelPackage request, as in a RegisterModel step's Arguments
@@ -344,7 +344,7 @@ def register_model_package(
     if status not in APPROVAL_STATUSES: raise WorkbookError(f"ModelApprovalStatus must be one of {', '.join(APPROVAL_STATUSES)}, not {status!r}")
     return _registry(settings).create({**request, "ModelApprovalStatus": status})
 
-# %% ../../nbs/05_registry.ipynb #c2c04807
+# %% ../../nbs/05_registry.ipynb #c3ce0f25
 @_aws_errors_as_workbook_errors
 def register_model_version(
     settings: Settings, # target, bucket and group
@@ -366,7 +366,7 @@ def register_model_version(
                                     _report_uri(settings, group, evaluation_report), approval_status, metadata)
     return register_model_package(request, settings)
 
-# %% ../../nbs/05_registry.ipynb #07e8aabe
+# %% ../../nbs/05_registry.ipynb #e987c436
 @_aws_errors_as_workbook_errors
 def get_model_version(
     settings: Settings, # target and group
@@ -376,7 +376,7 @@ def get_model_version(
     "One model version, as DescribeModelPackage returns it."
     return _registry(settings).describe(group or settings.model_package_group, _version_number(version))
 
-# %% ../../nbs/05_registry.ipynb #5d60b162
+# %% ../../nbs/05_registry.ipynb #c12b745b
 @_aws_errors_as_workbook_errors
 def list_model_versions(
     settings: Settings, # target and group
@@ -385,7 +385,7 @@ def list_model_versions(
     "All versions of the group, oldest first: version, status, accuracy, created (UTC), model_data_url, comment, arn."
     return _registry(settings).list(group or settings.model_package_group)
 
-# %% ../../nbs/05_registry.ipynb #9c0413c3
+# %% ../../nbs/05_registry.ipynb #eee7eb35
 @_aws_errors_as_workbook_errors
 def update_approval(
     settings: Settings, # target and group
@@ -398,7 +398,7 @@ def update_approval(
     if status not in (APPROVED, REJECTED): raise WorkbookError(f"status must be {APPROVED} or {REJECTED}, not {status!r}")
     return _registry(settings).set_status(group or settings.model_package_group, _version_number(version), status, comment)
 
-# %% ../../nbs/05_registry.ipynb #c2673de6
+# %% ../../nbs/05_registry.ipynb #0bd23b44
 def latest_approved(
     settings: Settings, # target and group
     group: str | None = None, # group name, default `settings.model_package_group`
@@ -407,7 +407,7 @@ def latest_approved(
     approved = [v for v in list_model_versions(settings, group) if v["status"] == APPROVED]
     return approved[-1] if approved else None
 
-# %% ../../nbs/05_registry.ipynb #ade75ea0
+# %% ../../nbs/05_registry.ipynb #150853fb
 def format_versions(
     versions: list[dict], # rows from `list_model_versions`
 ) -> str:
@@ -420,7 +420,7 @@ def format_versions(
         lines.append(f"{v['version']:>7}  {v['status']:<21}  {accuracy:>8}  {created:<19}  {v['comment'] or '-':<24}  {v['model_data_url']}")
     return "\n".join(lines)
 
-# %% ../../nbs/05_registry.ipynb #38a08a20
+# %% ../../nbs/05_registry.ipynb #b2c842bb
 def _where(settings: Settings) -> str:
     "Where the registry lives, for the command's header line."
     if settings.target == "local": return f"local MLflow registry {settings.mlflow_tracking_uri}"
@@ -450,7 +450,7 @@ def _approval_command(status: str):
         return 0
     return handler
 
-# %% ../../nbs/05_registry.ipynb #65f5d03d
+# %% ../../nbs/05_registry.ipynb #1d1b59ff
 def add_commands(
     subparsers, # the `workbook` command's sub-parsers
 ) -> None:
