@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['COMMAND_MODULES', 'parse_params', 'build_parser', 'main']
 
-# %% ../../nbs/10_cli.ipynb #05677274
+# %% ../../nbs/10_cli.ipynb #e1256d42
 import argparse
 import importlib
 import json
@@ -13,9 +13,9 @@ import os
 import sys
 from pathlib import Path
 
-from .config import IMAGES_DIR, WorkbookError, exit_on_error, load_settings
+from .config import WorkbookError, exit_on_error, load_settings
 
-# %% ../../nbs/10_cli.ipynb #0810ff84
+# %% ../../nbs/10_cli.ipynb #65b94c1e
 def parse_params(pairs: list[str] | None) -> dict:
     "`['Name=value', ...]` -> dict, with a clear error for a malformed pair."
     out = {}
@@ -25,7 +25,7 @@ def parse_params(pairs: list[str] | None) -> dict:
         out[name] = value
     return out
 
-# %% ../../nbs/10_cli.ipynb #9836d00a
+# %% ../../nbs/10_cli.ipynb #2f80719c
 def _settings(args):
     "Settings with the command line's `--target`, if any."
     return load_settings(**({"target": args.target} if getattr(args, "target", None) else {}))
@@ -35,10 +35,7 @@ def _run(args) -> int:
     settings = _settings(args)
     params = parse_params(args.param)
     from workbook import pipeline
-    p = pipeline.get_pipeline(settings=settings)
-    if settings.target == "local":
-        pipeline.draw_pipeline_graph(json.loads(p.definition()), IMAGES_DIR / "pipeline.png")
-    return pipeline.run_pipeline(p, settings, parameters=params, resume=args.resume)
+    return pipeline.run_pipeline(pipeline.get_pipeline(settings=settings), settings, parameters=params, resume=args.resume)
 
 def _definition(args) -> int:
     "Print the pipeline definition JSON."
@@ -59,7 +56,7 @@ def _executions(args) -> int:
     else: print(engine.format_executions_list(engine.list_executions(settings)))
     return 0
 
-# %% ../../nbs/10_cli.ipynb #74d40d2f
+# %% ../../nbs/10_cli.ipynb #c4d68ab8
 COMMAND_MODULES = ["workbook.registry", "workbook.deployment", "workbook.monitoring", "workbook.tracking"]
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMAND_MODULES: importlib.import_module(name).add_commands(sub)
     return parser
 
-# %% ../../nbs/10_cli.ipynb #17bc58cc
+# %% ../../nbs/10_cli.ipynb #373a6cf9
 @exit_on_error
 def main(argv: list[str] | None = None) -> int:
     "Entry point of the `workbook` console script."
@@ -92,5 +89,5 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None): parser.print_help(); return 0
     return args.func(args) or 0
 
-# %% ../../nbs/10_cli.ipynb #f5fa711f
+# %% ../../nbs/10_cli.ipynb #fc3d2b39
 if __name__ == "__main__" and "get_ipython" not in globals(): sys.exit(main())
