@@ -447,14 +447,6 @@ def _time_key(t: datetime | str | None) -> str | None:
     "Sortable key of a time: `YYYY-MM-DDTHH:MM:SS` in UTC."
     return None if t is None else _utc(t).strftime("%Y-%m-%dT%H:%M:%S")
 
-_ENCODINGS = {"text/csv": "CSV", "application/json": "JSON"}
-
-def _payload(data: str, content_type: str, mode: str) -> dict:
-    "A captured payload: raw text for CSV/JSON content types, base64 otherwise."
-    encoding = _ENCODINGS.get(content_type.split(";")[0].strip(), "BASE64")
-    if encoding == "BASE64": data = base64.b64encode(data.encode()).decode()
-    return {"observedContentType": content_type, "mode": mode, "data": data, "encoding": encoding}
-
 # %% ../../nbs/07_monitoring.ipynb #985301a5
 def capture_record(input_data: str, # request body
                    output_data: str | None = None, # response body (None: input capture only)
@@ -464,13 +456,11 @@ def capture_record(input_data: str, # request body
                    input_type: str = "text/csv", # request content type
                    output_type: str = "application/json", # response content type
                   ) -> dict:
-    "One data-capture record in SageMaker's format."
-    data = {"endpointInput": _payload(input_data, input_type, "INPUT")}
-    if output_data is not None: data["endpointOutput"] = _payload(output_data, output_type, "OUTPUT")
-    meta = {"eventId": event_id or str(uuid.uuid4())}
-    if inference_id: meta["inferenceId"] = inference_id
-    meta["inferenceTime"] = _utc(inference_time).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-    return {"captureData": data, "eventMetadata": meta, "eventVersion": "0"}
+    "One data-capture record in SageMaker's format, as the endpoint writes it (`workbook.serving.capture_line`)."
+    from workbook.serving import CaptureConfig, capture_line
+    config = CaptureConfig("", capture_options=("Input",) if output_data is None else ("Input", "Output"))
+    return json.loads(capture_line(config, _utc(inference_time).timestamp(), input_data.encode(), input_type,
+                                   (output_data or "").encode(), output_type, inference_id, event_id))
 
 # %% ../../nbs/07_monitoring.ipynb #c426a085
 def capture_prefix(capture_root: str | Path, endpoint: str, variant: str, hour: datetime) -> Path:
