@@ -577,7 +577,8 @@ class CaptureWriter:
     def put(self, when: float, # time.time() of the request
             *request) -> None: # input body, input type, output body, output type, inference id
         "Format one record and add it to the pending lines of its hour (no I/O)."
-        line = capture_line(self.config, when, *request)
+        try: line = capture_line(self.config, when, *request)
+        except Exception: log.exception("data capture: could not format a record"); return  # the answer still goes out
         hour = int(when // 3600)
         with self._lock:
             if hour != self._hour:  # a new hour starts a new file
