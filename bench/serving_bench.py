@@ -176,7 +176,7 @@ def _median_of(rounds: list[dict]) -> dict:
     for k in rounds[0]:
         values = [r[k] for r in rounds]
         out[k] = sum(values) if k.endswith("requests") or k == "errors" else statistics.median(values)
-    out["rounds"] = len(rounds)
+    out["rounds"], out["throughput_rps_per_round"] = len(rounds), [r["throughput_rps"] for r in rounds]
     return out
 
 
@@ -200,6 +200,8 @@ def _table(results: dict) -> str:
         r = results[name]
         rows.append(f"{name:<10} {r['p50_ms']:>8.3f} {r['p99_ms']:>8.3f} {r['sequential_rps']:>10.0f} {r['throughput_rps']:>10.0f} "
                     f"{r['throughput_rps'] / floor['throughput_rps']:>11.0%} {r['throughput_rps'] / base['throughput_rps']:>14.0f}x")
+    shares = [o / f for o, f in zip(ours["throughput_rps_per_round"], floor["throughput_rps_per_round"])]
+    rows.append("ours vs floor at c8, per round: " + " ".join(f"{x:.0%}" for x in shares))
     checks = results["targets"]
     rows.append("targets: " + "; ".join(f"{k} {'OK' if v['met'] else 'MISSED'} ({v['value']:.3g} vs {v['target']})" for k, v in checks.items()))
     return "\n".join(rows)
