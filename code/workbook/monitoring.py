@@ -635,7 +635,7 @@ def _fast_inputs(path: Path, lo: str | None, hi: str | None):
     import pyarrow as pa, pyarrow.compute as pc, pyarrow.json as pj
     if path.stat().st_size > _FAST_FILE_LIMIT: return None
     try:
-        table = pj.read_json(path, read_options=pj.ReadOptions(use_threads=False, block_size=1 << 24),
+        table = pj.read_json(path, read_options=pj.ReadOptions(use_threads=True, block_size=1 << 18),
                              parse_options=pj.ParseOptions(explicit_schema=_capture_schema(), unexpected_field_behavior="ignore"))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError): return None
     payload = pc.struct_field(table.column("captureData"), [0])
