@@ -5,13 +5,12 @@
 # %% auto #0
 __all__ = ['KLL_K', 'KLL_C', 'N_BUCKETS', 'MAX_DOMAIN', 'MONITORING_CONFIG', 'MODEL_QUALITY_SECTION', 'QuantileSketch',
            'FeatureProfile', 'DataProfile', 'profile_frame', 'suggest_constraints', 'suggest_baseline', 'write_json',
-           'data_quality_schema_problems', 'linf_distance', 'check_data_quality', 'capture_record', 'capture_prefix',
-           'write_capture', 'CaptureScan', 'capture_files', 'iter_capture_records', 'profile_capture', 'read_json',
-           'run_data_quality', 'payload_labels', 'ground_truth_record', 'merge_ground_truth',
-           'model_quality_statistics', 'model_quality_constraints', 'check_model_quality', 'metrics_over_time',
-           'simulate_ground_truth', 'run_model_quality', 'plot_distributions', 'plot_metrics_over_time',
-           'violations_table', 'traffic_rows', 'send_traffic', 'read_baseline_dataset', 'main',
-           'read_monitoring_results', 'add_commands']
+           'data_quality_schema_problems', 'linf_distance', 'check_data_quality', 'capture_record', 'write_capture',
+           'CaptureScan', 'capture_files', 'iter_capture_records', 'profile_capture', 'read_json', 'run_data_quality',
+           'payload_labels', 'ground_truth_record', 'merge_ground_truth', 'model_quality_statistics',
+           'model_quality_constraints', 'check_model_quality', 'metrics_over_time', 'simulate_ground_truth',
+           'run_model_quality', 'plot_distributions', 'plot_metrics_over_time', 'violations_table', 'traffic_rows',
+           'send_traffic', 'read_baseline_dataset', 'main', 'read_monitoring_results', 'add_commands']
 
 # %% ../../nbs/07_monitoring.ipynb #5fb8aeee
 if __package__ in (None, "") and "__file__" in globals():  # run as a script, as SageMaker runs it: nbdev's relative imports need the package
@@ -463,10 +462,6 @@ def capture_record(input_data: str, # request body
                                    (output_data or "").encode(), output_type, inference_id, event_id))
 
 # %% ../../nbs/07_monitoring.ipynb #c426a085
-def capture_prefix(capture_root: str | Path, endpoint: str, variant: str, hour: datetime) -> Path:
-    "The hourly capture folder `{root}/{endpoint}/{variant}/yyyy/mm/dd/hh`."
-    return Path(capture_root) / endpoint / variant / _utc(hour).strftime("%Y/%m/%d/%H")
-
 def write_capture(records: Iterable[dict], # capture records
                   capture_root: str | Path, # capture destination (the local stand-in for DestinationS3Uri)
                   endpoint: str = "penguins-endpoint", # endpoint name
@@ -474,6 +469,7 @@ def write_capture(records: Iterable[dict], # capture records
                   records_per_file: int = 1000, # records per JSONL file
                  ) -> list[Path]:
     "Write records as JSONL files in their hour folders, named `MM-SS-mmm-uuid.jsonl` like SageMaker's."
+    from workbook.serving import capture_file
     files, open_files = [], {}
     def close(hour):
         path, lines = open_files.pop(hour)
@@ -482,10 +478,10 @@ def write_capture(records: Iterable[dict], # capture records
     for rec in records:
         t = _utc(rec["eventMetadata"]["inferenceTime"])
         hour = t.strftime("%Y%m%d%H")
-        if hour not in open_files:
-            folder = capture_prefix(capture_root, endpoint, variant, t)
-            folder.mkdir(parents=True, exist_ok=True)
-            open_files[hour] = (folder / f"{t:%M-%S}-{t.microsecond // 1000:03d}-{uuid.uuid4()}.jsonl", [])
+        if hour not in open_files:  # the endpoint's own file naming (`workbook.serving.capture_file`)
+            path = capture_file(Path(capture_root), endpoint, variant, t.timestamp())
+            path.parent.mkdir(parents=True, exist_ok=True)
+            open_files[hour] = (path, [])
         open_files[hour][1].append(json.dumps(rec) + "\n")
         if len(open_files[hour][1]) >= records_per_file: close(hour)
     for hour in list(open_files): close(hour)
