@@ -14,8 +14,8 @@ from urllib.parse import urlparse
 
 # %% auto #0
 __all__ = ['TARGET', 'NUMERIC_FEATURES', 'CATEGORICAL_FEATURES', 'FEATURES', 'COLUMNS', 'SPECIES', 'ISLANDS', 'SEXES', 'ROOT',
-           'DATA_FILE', 'IMAGES_DIR', 'TARGETS', 'WorkbookError', 'ConfigError', 'exit_on_error', 'Settings',
-           'load_settings', 's3_to_local', 'local_to_s3', 'is_s3']
+           'DATA_FILE', 'IMAGES_DIR', 'TARGETS', 'TENSORFLOW_VERSION', 'SKLEARN_VERSION', 'WorkbookError',
+           'ConfigError', 'exit_on_error', 'Settings', 'load_settings', 's3_to_local', 'local_to_s3', 'is_s3']
 
 # %% ../../nbs/00_config.ipynb #d35d53e2
 TARGET = "species"
@@ -32,6 +32,10 @@ ROOT = Path(__file__).resolve().parents[2] if "__file__" in globals() else Path.
 DATA_FILE = ROOT / "data" / "penguins.csv"
 IMAGES_DIR = ROOT / "images"
 TARGETS = ("local", "sagemaker")
+
+# %% ../../nbs/00_config.ipynb #76e327a9
+TENSORFLOW_VERSION = "2.18"  # TensorFlow of training, evaluation, the registered model package and the endpoint image
+SKLEARN_VERSION = "1.4-2"  # SageMaker scikit-learn image of preprocessing and the data baseline (scikit-learn 1.4.2)
 
 # %% ../../nbs/00_config.ipynb #281cca58
 class WorkbookError(Exception):

@@ -46,7 +46,7 @@ from sagemaker.workflow.pipeline_definition_config import PipelineDefinitionConf
 from sagemaker.workflow.properties import PropertyFile
 from sagemaker.workflow.steps import CacheConfig, ProcessingStep, TrainingStep, TuningStep
 
-from .config import IMAGES_DIR, ROOT, Settings, WorkbookError, load_settings, s3_to_local
+from .config import IMAGES_DIR, ROOT, SKLEARN_VERSION, TENSORFLOW_VERSION, Settings, WorkbookError, load_settings, s3_to_local
 from .evaluation import ACCURACY_JSON_PATH, EVALUATION_FILE, gate_message_parts
 from .preprocessing import BASELINE_OUTPUT, SPLITS, TRANSFORMER_OUTPUT
 from .training import METRIC_DEFINITIONS, Hyperparameters
@@ -182,7 +182,7 @@ def pipeline_parameters(settings: Settings, # defaults: bucket, instance types, 
     return {p.name: p for p in params}
 
 # %% ../../nbs/08_pipeline.ipynb #44438dd0
-FRAMEWORKS = {"sklearn": ("1.4-2", "py3"), "tensorflow": ("2.18", "py310")}  # framework images: version, Python
+FRAMEWORKS = {"sklearn": (SKLEARN_VERSION, "py3"), "tensorflow": (TENSORFLOW_VERSION, "py310")}  # framework images: version, Python
 
 @dataclasses.dataclass
 class StepContext:
