@@ -76,6 +76,7 @@ class Settings:
     accuracy_threshold: float = 0.95  # quality gate on test accuracy
     processing_instance_type: str = "ml.m5.xlarge"  # instance type of processing jobs
     training_instance_type: str = "ml.m5.xlarge"  # instance type of training jobs
+    image_environments: str = ""  # local target: `IMAGE=NAME,...` maps images the table does not know (NAME `workbook`: this environment)
 
     @property
     def s3_root(self) -> Path:

@@ -49,6 +49,7 @@ from sagemaker.workflow.steps import CacheConfig, ProcessingStep, TrainingStep, 
 from .config import IMAGES_DIR, ROOT, SKLEARN_VERSION, TENSORFLOW_VERSION, Settings, WorkbookError, load_settings, s3_to_local
 from .evaluation import ACCURACY_JSON_PATH, EVALUATION_FILE, gate_message_parts
 from .preprocessing import BASELINE_OUTPUT, SPLITS, TRANSFORMER_OUTPUT
+from .tracking import tracking_environment
 from .training import METRIC_DEFINITIONS, Hyperparameters
 from .tuning import TUNING_SPEC, parameter_ranges, tuner_arguments
 
@@ -195,6 +196,7 @@ class StepContext:
     source_uri: str  # S3 URI of sourcedir.tar.gz
     params: dict  # pipeline parameters by name
     seed: int = 42  # seed of training and tuning
+    environment: dict = dataclasses.field(default_factory=dict)  # the training jobs' `Environment` (experiment tracking)
     cache: CacheConfig = dataclasses.field(default_factory=lambda: CacheConfig(enable_caching=True, expire_after="P30D"))
 
     def job_name(self, suffix: str, limit: int = 63) -> str:
@@ -278,7 +280,7 @@ def training_estimator(ctx: StepContext) -> TensorFlow:
                       hyperparameters=hyperparameters, metric_definitions=METRIC_DEFINITIONS,
                       debugger_hook_config=False, disable_profiler=True, model_dir=False,
                       base_job_name=ctx.job_name("train"), output_path=f"s3://{ctx.bucket}/{ctx.model_prefix}",
-                      sagemaker_session=ctx.session)
+                      environment=ctx.environment, sagemaker_session=ctx.session)
 
 def training_inputs(preprocess: ProcessingStep) -> dict:
     "The training channels `train`, `validation` (CSV) and `transformer`, from the preprocessing outputs."
@@ -382,7 +384,7 @@ def get_pipeline(region: str | None = None, # AWS region (default: settings)
     with _building():
         ctx = StepContext(session, settings.role, settings.bucket, settings.pipeline_name, settings.base_job_prefix,
                           upload_source(session, settings.bucket, settings.pipeline_name, code_dir),
-                          pipeline_parameters(settings), settings.seed)
+                          pipeline_parameters(settings), settings.seed, environment=tracking_environment(settings))
         preprocess = preprocess_step(ctx)
         baseline = baseline_step(ctx, preprocess)
         train, tune = train_step(ctx, preprocess), tune_step(ctx, preprocess)

@@ -62,11 +62,11 @@ def settings_from_env(env: dict | None = None, # default `os.environ`
 # %% ../../nbs/03b_tracking.ipynb #89a62c07
 def tracking_environment(settings: Settings, # the settings of the launcher
                         ) -> dict[str, str]:
-    "`WORKBOOK_*` variables that give a job these settings (and so turn its tracking on)."
-    from dataclasses import fields
-    values = {f.name: getattr(settings, f.name) for f in fields(settings)}
-    values["store"] = Path(settings.store).resolve()
-    return {f"WORKBOOK_{name.upper()}": str(value) for name, value in values.items()}
+    "The `WORKBOOK_*` variables that make a job track where the launcher tracks (for the definition's `Environment`)."
+    env = {"WORKBOOK_TARGET": settings.target, "WORKBOOK_PIPELINE_NAME": settings.pipeline_name, "WORKBOOK_REGION": settings.region}
+    if settings.target == "local": env["WORKBOOK_STORE"] = str(Path(settings.store).resolve())
+    elif settings.mlflow_tracking_arn: env["WORKBOOK_MLFLOW_TRACKING_ARN"] = settings.mlflow_tracking_arn
+    return env
 
 # %% ../../nbs/03b_tracking.ipynb #2db6558c
 class TrackingRun:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..config import Settings, WorkbookError, s3_to_local
+from .images import build_environment, check_images, image_environment, image_overrides, shipped_requirements
 from .jobs import run_processing_job, run_training_job, sagemaker_arn, stop_all_jobs, utc_now
 
 # %% auto #0
@@ -498,6 +499,7 @@ class _Execution:
     def __init__(self, settings: Settings, pipeline: str, record: dict, plan: dict, progress: bool):
         self.settings, self.pipeline, self.record, self.plan, self.show = settings, pipeline, record, plan, progress
         self.id = record["PipelineExecutionId"]
+        self.image_overrides = image_overrides(settings.image_environments)  # images mapped by the settings
         self.dir = executions_dir(settings) / pipeline / self.id
         self.t0, self.width = time.monotonic(), max([len(n) for n in plan] + [10])
         self.scope = Scope(dict(record["Parameters"]), {
@@ -552,6 +554,13 @@ def _find_cache_hit(ex: _Execution, name: str, key: str, expire_after: str | Non
     return None
 
 # %% ../../../nbs/91_local_engine.ipynb #b99c24ff
+def _job_python(ex: _Execution, step: str, request: dict) -> Path | None:
+    "The Python of the environment of the image a job request names, built on first use (None: the workbook's own)."
+    uri = (request.get("AppSpecification") or {}).get("ImageUri") or (request.get("AlgorithmSpecification") or {}).get("TrainingImage")
+    env = image_environment(uri, ex.image_overrides)
+    if env is None: return None
+    return build_environment(env, shipped_requirements(request, ex.settings), say=lambda text: ex.say(step, text))
+
 def _run_job_step(ex: _Execution, ps: PlannedStep, attempt: int) -> StepResult:
     "Run a Processing, Training or Tuning step (or reuse a cached run)."
     name_field, max_len, arn_kind, meta_key, status_field = _JOBS[ps.type]
@@ -565,16 +574,19 @@ def _run_job_step(ex: _Execution, ps: PlannedStep, attempt: int) -> StepResult:
                           request=saved.get("Request"), cache_key=key, cache_hit=entry["SourcePipelineExecutionArn"])
     jobs, logs = ex.dir / "jobs", ex.dir / "logs"
     def train(req: dict) -> dict:
-        "Run one training job of this step."
+        "Run one training job of this step in its image's environment."
         name = req["TrainingJobName"]
         result.logs.append(str(logs / f"{name}.log"))
-        return run_training_job(req, ex.settings, jobs / name, logs / f"{name}.log")
+        try: python = _job_python(ex, ps.name, req)
+        except WorkbookError as e: return {"TrainingJobName": name, "TrainingJobStatus": "Failed", "FailureReason": f"ClientError: {e}"}
+        return run_training_job(req, ex.settings, jobs / name, logs / f"{name}.log", python=python)
     result = StepResult("Failed", request=request, cache_key=key)
     with _heartbeat(ex, ps.name):
         if ps.type == "Processing":
             name = request[name_field]
             result.logs.append(str(logs / f"{name}.log"))
-            response = run_processing_job(request, ex.settings, jobs / name, logs / f"{name}.log")
+            try: response = run_processing_job(request, ex.settings, jobs / name, logs / f"{name}.log", python=_job_python(ex, ps.name, request))
+            except WorkbookError as e: response = {name_field: name, status_field: "Failed", "FailureReason": f"ClientError: {e}"}
         elif ps.type == "Training": response = train(request)
         else:
             tuner = _tuning_runner()
@@ -720,6 +732,7 @@ def run_definition(definition: dict,  # the pipeline definition (`json.loads(pip
         if not _ID.fullmatch(execution_id): raise WorkbookError(f"{execution_id!r} is not a valid execution id (letters, digits, '-')")
         if list(executions_dir(settings).glob(f"*/{execution_id}/execution.json")): raise WorkbookError(f"execution {execution_id} exists already")
         record = _new_record(settings, pipeline, execution_id, resolve_parameters(definition, parameters))
+    check_images([ps.step for ps in plan.values()], record["Parameters"], image_overrides(settings.image_environments))  # before any step
     record["EnginePid"] = os.getpid()
     ex = _Execution(settings, pipeline, record, plan, progress)
     write_json_atomic(ex.dir / "definition.json", definition)

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Callable
 
 from ..config import Settings, WorkbookError, is_s3, s3_to_local
-from ..tracking import tracking_environment
 
 # %% auto #0
 __all__ = ['utc_now', 'account_id', 'sagemaker_arn', 'container_path', 'JobError', 'local_path', 'download', 'upload',
@@ -140,16 +139,20 @@ def run_logged(cmd: list[str],  # program and arguments
             with _RUNNING_LOCK: _RUNNING.discard(proc)
 
 # %% ../../../nbs/90_local_jobs.ipynb #1a90e1a3
-def job_environment(settings: Settings,
-                    job_dir: Path,  # the job's folder
-                    extra: dict | None = None) -> dict:  # the request's `Environment` and job variables
-    "The environment variables of a local job."
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SM_", "SAGEMAKER_"))}
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])  # `python` is this venv's
-    env.update({"SAGEMAKER_BASE_DIR": str(Path(job_dir).resolve() / "opt" / "ml"), "AWS_REGION": settings.region,
-                "AWS_DEFAULT_REGION": settings.region, "PYTHONUNBUFFERED": "1", "PIP_NO_INDEX": "1",
-                "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
-    env.update(tracking_environment(settings))  # the job sees the launcher's settings, so it tracks to the same MLflow
+_HOST_VARIABLES = ("HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # the machine's, not settings
+
+def job_environment(job_dir: Path,  # the job's folder
+                    python: str | Path,  # the Python of the job's image environment
+                    region: str,  # the job's AWS region
+                    extra: dict | None = None) -> dict:  # the request's `Environment` and SageMaker's job variables
+    "The environment of a local job: a container's variables and the request's `Environment`, none of the launcher's settings."
+    env = {k: os.environ[k] for k in _HOST_VARIABLES if k in os.environ}
+    env.update({"PATH": os.pathsep.join([str(Path(python).parent), "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]),
+                "LANG": env.get("LANG", "C.UTF-8"), "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1",
+                "AWS_REGION": region, "AWS_DEFAULT_REGION": region,
+                "SAGEMAKER_BASE_DIR": str(Path(job_dir).resolve() / "opt" / "ml"),  # where the training toolkit finds /opt/ml
+                # the job's `pip install -r requirements.txt` runs offline: the image environment has every requirement already
+                "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_CONFIG_FILE": os.devnull})
     env.update({k: str(v) for k, v in (extra or {}).items()})
     return env
 
@@ -185,14 +188,14 @@ def _resource_config(settings: Settings, instance_type: str) -> dict:
                                  "hosts": ["localhost"]}]}
 
 # %% ../../../nbs/90_local_jobs.ipynb #2eee0acd
-def _processing_command(app: dict, job_dir: Path) -> list[str]:
+def _processing_command(app: dict, job_dir: Path, python: str | Path) -> list[str]:
     "The command line of a processing job's `AppSpecification`, with `/opt/ml` paths moved into `job_dir`."
     entry = list(app.get("ContainerEntrypoint") or [])
     if not entry:
         raise JobError(f"the processing job must set ContainerEntrypoint: the defaults of image {app.get('ImageUri')!r} "
                        "are not available without a container")
     cmd = [container_path(str(a), job_dir) for a in entry + list(app.get("ContainerArguments") or [])]
-    if Path(cmd[0]).name in ("python", "python3"): cmd[0] = sys.executable
+    if Path(cmd[0]).name in ("python", "python3"): cmd[0] = str(python)
     for arg in cmd[:2]:  # `/bin/bash runproc.sh`: the script itself mentions /opt/ml paths
         p = Path(arg)
         if p.suffix == ".sh" and p.is_file() and p.resolve().is_relative_to(Path(job_dir).resolve()):
@@ -204,7 +207,8 @@ def run_processing_job(request: dict,  # CreateProcessingJob request (expression
                        settings: Settings,
                        job_dir: Path,  # folder of this job; `opt/ml` inside it stands for the container's `/opt/ml`
                        log_path: Path,  # where the job's stdout and stderr go
-                       echo: Callable[[str], None] | None = None) -> dict:  # called with every log line
+                       echo: Callable[[str], None] | None = None,  # called with every log line
+                       python: str | Path | None = None) -> dict:  # the Python of the image environment (default: this one)
     "Run a processing job as a local process; return a DescribeProcessingJob-like response."
     name, job_dir = request["ProcessingJobName"], Path(job_dir).resolve()
     arn = sagemaker_arn("processing-job", name, settings)
@@ -223,8 +227,9 @@ def run_processing_job(request: dict,  # CreateProcessingJob request (expression
         instance = (request.get("ProcessingResources") or {}).get("ClusterConfig", {}).get("InstanceType", "")
         _write_json(base / "config" / "processingjobconfig.json", {"ProcessingJobArn": arn, **request})
         _write_json(base / "config" / "resourceconfig.json", _resource_config(settings, instance))
-        cmd = _processing_command(request.get("AppSpecification", {}), job_dir)
-        env = job_environment(settings, job_dir, request.get("Environment"))
+        python = python or sys.executable
+        cmd = _processing_command(request.get("AppSpecification", {}), job_dir, python)
+        env = job_environment(job_dir, python, settings.region, request.get("Environment"))
         code = run_logged(cmd, env, job_dir, log_path, echo=echo)
     except JobError as e:
         code = None
@@ -318,7 +323,8 @@ def run_training_job(request: dict,  # CreateTrainingJob request (expressions re
                      settings: Settings,
                      job_dir: Path,  # folder of this job; `opt/ml` inside it stands for the container's `/opt/ml`
                      log_path: Path,  # where the job's stdout and stderr go
-                     echo: Callable[[str], None] | None = None) -> dict:  # called with every log line
+                     echo: Callable[[str], None] | None = None,  # called with every log line
+                     python: str | Path | None = None) -> dict:  # the Python of the image environment (default: this one)
     "Run a training job through the sagemaker-training toolkit; return a DescribeTrainingJob-like response."
     name, job_dir = request["TrainingJobName"], Path(job_dir).resolve()
     arn = sagemaker_arn("training-job", name, settings)
@@ -339,10 +345,11 @@ def run_training_job(request: dict,  # CreateTrainingJob request (expressions re
         _write_json(config / "inputdataconfig.json", _input_data_config(request))
         _write_json(config / "resourceconfig.json", _resource_config(settings, instance))
         for d in ("model", "output/data", "code"): (base / d).mkdir(parents=True, exist_ok=True)
-        env = job_environment(settings, job_dir, {**(request.get("Environment") or {}),
-                                                  "TRAINING_JOB_NAME": name, "TRAINING_JOB_ARN": arn})
+        python = python or sys.executable
+        env = job_environment(job_dir, python, settings.region, {**(request.get("Environment") or {}),
+                                                                  "TRAINING_JOB_NAME": name, "TRAINING_JOB_ARN": arn})
         def _on_line(line): latest.update(scan_metrics(line, definitions))
-        code = run_logged([sys.executable, "-c", _TRAIN_CMD], env, job_dir, log_path, on_line=_on_line, echo=echo)
+        code = run_logged([str(python), "-c", _TRAIN_CMD], env, job_dir, log_path, on_line=_on_line, echo=echo)
     except JobError as e:
         code = None
         out["FailureReason"] = f"ClientError: {e}"
