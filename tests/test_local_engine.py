@@ -64,7 +64,7 @@ BUCKET = "b"
 @pytest.fixture
 def settings(tmp_path):
     "Settings on a temporary store holding the throwaway source, its runproc.sh scripts and ten raw rows."
-    s = load_settings({}, store=tmp_path / "store", pipeline_name="test-pipeline")
+    s = load_settings({}, store=tmp_path / "store", pipeline_name="test-pipeline", image_environments="sklearn=workbook,tf=workbook")
     code = tmp_path / "code"
     code.mkdir()
     for name, text in SCRIPTS.items(): (code / name).write_text(textwrap.dedent(text))
@@ -249,7 +249,7 @@ import json, sys
 from pathlib import Path
 from workbook.config import load_settings
 from workbook.local.engine import run_definition
-s = load_settings({}, store=Path(sys.argv[1]), pipeline_name="test-pipeline")
+s = load_settings({}, store=Path(sys.argv[1]), pipeline_name="test-pipeline", image_environments="sklearn=workbook,tf=workbook")
 run_definition(json.loads(Path(sys.argv[2]).read_text()), s, execution_id="killed-run")
 """
 
