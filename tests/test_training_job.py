@@ -1,14 +1,15 @@
-"""The training step runs unmodified under the sagemaker-training toolkit, as in SageMaker's TensorFlow containers."""
+"""The training step runs unmodified under the sagemaker-training toolkit, in the environment of SageMaker's TensorFlow
+training image, with the shipped requirements.txt installed as the toolkit installs it."""
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from workbook.config import DATA_FILE, ROOT, SPECIES
+from workbook.config import DATA_FILE, ROOT, SPECIES, TENSORFLOW_VERSION
+from workbook.local.images import build_environment, image_environment
+from workbook.local.jobs import job_environment
 from workbook.preprocessing import preprocess
 from workbook.training import METRIC_DEFINITIONS, parse_metrics
 
@@ -43,12 +44,15 @@ def lay_out_job(job_dir: Path, channels: Path, hyperparameters: dict) -> Path:
     return base
 
 
+TENSORFLOW_IMAGE = f"763104351884.dkr.ecr.us-east-1.amazonaws.com/tensorflow-training:{TENSORFLOW_VERSION}-cpu-py310"
+
+
 def run_toolkit(base: Path, extra_env: dict | None = None) -> subprocess.CompletedProcess:
-    "Run `sagemaker_training.trainer.train()` on the job folder `base` in a fresh process."
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WORKBOOK_", "SM_"))}
-    env.update({"SAGEMAKER_BASE_DIR": str(base), "TRAINING_JOB_NAME": "penguins-train-test", "TF_CPP_MIN_LOG_LEVEL": "2",
-                **(extra_env or {})})
-    return subprocess.run([sys.executable, "-c", "from sagemaker_training import trainer; trainer.train()"],
+    "Run `sagemaker_training.trainer.train()` on the job folder `base` in the training image's environment."
+    python = build_environment(image_environment(TENSORFLOW_IMAGE), (ROOT / "code" / "requirements.txt").read_text())
+    env = job_environment(base.parent.parent, python, "us-east-1",
+                          {"TRAINING_JOB_NAME": "penguins-train-test", "TF_CPP_MIN_LOG_LEVEL": "2", **(extra_env or {})})
+    return subprocess.run([str(python), "-c", "from sagemaker_training import trainer; trainer.train()"],
                           env=env, capture_output=True, text=True, timeout=600, cwd=base.parent)
 
 
