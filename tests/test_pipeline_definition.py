@@ -222,9 +222,22 @@ def test_caching_and_job_names(steps):
         assert steps[name]["Arguments"][key].startswith("penguins-"), name
 
 
+def _tracking_split(text: str) -> tuple[str, list[dict]]:
+    "The definition without its training jobs' `Environment` (the tracking settings), and those environments."
+    definition, found = json.loads(text), []
+    for step, _, _ in pipeline.flatten_steps(definition):
+        args = step.get("Arguments") or {}
+        for job in (args, args.get("TrainingJobDefinition") or {}):
+            if "Environment" in job: found.append(job.pop("Environment"))
+    return json.dumps(definition, sort_keys=True), found
+
+
 def test_two_builds_give_the_same_json(offline, built):
-    again = pipeline.definition_json(_settings(offline["base"], "store-again"), code_dir=offline["code"])
-    assert again == built["text"]
+    settings = _settings(offline["base"], "store-again")
+    again, environments = _tracking_split(pipeline.definition_json(settings, code_dir=offline["code"]))
+    assert again == _tracking_split(built["text"])[0]
+    assert len(environments) == 2  # TrainModel and TuneModel's training jobs track where the launcher tracks
+    assert all(e["WORKBOOK_STORE"] == str(settings.store.resolve()) and e["WORKBOOK_TARGET"] == "local" for e in environments)
 
 
 def test_code_uploads_land_in_the_local_store(built, steps):
@@ -271,7 +284,10 @@ def test_sagemaker_target_builds_the_same_definition_under_moto(offline, built, 
         text = p.definition()
         keys = [o["Key"] for o in s3.list_objects_v2(Bucket=settings.bucket)["Contents"]]
     assert NETWORK_ATTEMPTS == []
-    assert text == built["text"]
+    definition, environments = _tracking_split(text)
+    assert definition == _tracking_split(built["text"])[0]
+    assert environments == 2 * [{"WORKBOOK_TARGET": "sagemaker", "WORKBOOK_PIPELINE_NAME": settings.pipeline_name,
+                                 "WORKBOOK_REGION": settings.region}]  # no tracking server configured: no store, no ARN
     assert any(k.endswith("/sourcedir.tar.gz") for k in keys) and any(k.endswith("/runproc.sh") for k in keys)
     assert not settings.s3_root.exists()
 
