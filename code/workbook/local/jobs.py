@@ -23,7 +23,7 @@ from ..config import Settings, WorkbookError, is_s3, s3_to_local
 
 # %% auto #0
 __all__ = ['utc_now', 'account_id', 'sagemaker_arn', 'container_path', 'JobError', 'local_path', 'download', 'upload',
-           'stop_process_group', 'stop_all_jobs', 'run_logged', 'job_environment', 'run_processing_job',
+           'stop_process_group', 'stop_all_jobs', 'JobTimeout', 'run_logged', 'job_environment', 'run_processing_job',
            'runproc_script', 'pack_folder', 'scan_metrics', 'run_training_job']
 
 # %% ../../../nbs/90_local_jobs.ipynb #f72a0721
@@ -65,18 +65,33 @@ def local_path(path: str,  # a path inside the container, under `/opt/ml/`
     return Path(job_dir).resolve() / path.lstrip("/")
 
 # %% ../../../nbs/90_local_jobs.ipynb #43cb1616
-def download(uri: str,  # `s3://` object or prefix
+def _objects_with_prefix(uri: str, settings: Settings) -> list[tuple[Path, str]]:
+    "(file in the store, key after the prefix) of every object whose key starts with the key of `uri`."
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    bucket_root = s3_to_local(f"s3://{bucket}/", settings)
+    start = bucket_root / prefix.rpartition("/")[0]
+    if not start.is_dir(): return []
+    found = []
+    for f in sorted(start.rglob("*")):
+        key = f.relative_to(bucket_root).as_posix()
+        if f.is_file() and key.startswith(prefix): found.append((f, key[len(prefix):].lstrip("/")))
+    return found
+
+def download(uri: str,  # `s3://` object or key name prefix
              dest: Path,  # folder to copy into
              settings: Settings,
-             data_type: str = "S3Prefix"):  # `S3Prefix` (object or every object under it) or `S3Object`
-    "Copy the S3 object `uri` (or every object under the prefix) from the local store into the folder `dest`."
+             data_type: str = "S3Prefix"):  # `S3Prefix` (every object whose key starts with it) or `S3Object`
+    "Copy the S3 object `uri` (or every object with that key prefix) from the local store into the folder `dest`."
     if data_type not in ("S3Prefix", "S3Object"): raise JobError(f"S3DataType {data_type!r} is not supported locally (use S3Prefix or S3Object)")
-    src = s3_to_local(uri, settings)
-    dest = Path(dest)
+    src, dest = s3_to_local(uri, settings), Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    if src.is_file(): shutil.copy2(src, dest / src.name)
-    elif src.is_dir() and data_type == "S3Prefix" and any(src.iterdir()): shutil.copytree(src, dest, dirs_exist_ok=True)
-    else: raise JobError(f'No S3 objects found under S3 URL "{uri}" (local store: {src})')
+    if src.is_file() and not uri.endswith("/"): return shutil.copy2(src, dest / src.name)  # the object itself
+    found = _objects_with_prefix(uri, settings) if data_type == "S3Prefix" else []
+    if not found: raise JobError(f'No S3 objects found under S3 URL "{uri}" (local store: {src})')
+    for f, relative in found:
+        target = dest / (relative or f.name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(f, target)
 
 # %% ../../../nbs/90_local_jobs.ipynb #469739ab
 def upload(src: Path,  # local file or folder
@@ -112,29 +127,39 @@ def stop_all_jobs():
         except (ProcessLookupError, PermissionError, AttributeError): pass
 
 # %% ../../../nbs/90_local_jobs.ipynb #e5f98cd5
+class JobTimeout(JobError):
+    "A job stopped because it ran longer than its `StoppingCondition.MaxRuntimeInSeconds`."
+
 def run_logged(cmd: list[str],  # program and arguments
                env: dict,  # the complete environment of the process
                cwd: Path,  # working directory
                log_path: Path,  # log file (appended to)
                on_line: Callable[[str], None] | None = None,  # called with every output line
-               echo: Callable[[str], None] | None = None) -> int:  # also called with every line, to show it
+               echo: Callable[[str], None] | None = None,  # also called with every line, to show it
+               max_runtime: float | None = None) -> int:  # seconds after which the job is stopped (JobTimeout)
     "Run `cmd`, streaming stdout and stderr into `log_path`; return its exit code."
     log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "a", encoding="utf-8") as log:
         proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 errors="replace", bufsize=1, start_new_session=True)
+        expired = threading.Event()
+        timer = threading.Timer(max_runtime, lambda: (expired.set(), stop_process_group(proc))) if max_runtime else None
         with _RUNNING_LOCK: _RUNNING.add(proc)
         try:
+            if timer: timer.daemon = True; timer.start()
             for line in proc.stdout:
                 log.write(line); log.flush()
                 if on_line: on_line(line.rstrip("\n"))
                 if echo: echo(line.rstrip("\n"))
-            return proc.wait()
+            code = proc.wait()
+            if expired.is_set(): raise JobTimeout(f"the job ran longer than its MaxRuntimeInSeconds ({max_runtime:g} s) and was stopped")
+            return code
         except BaseException:
             stop_process_group(proc)
             raise
         finally:
+            if timer: timer.cancel()
             proc.stdout.close()
             with _RUNNING_LOCK: _RUNNING.discard(proc)
 
@@ -203,6 +228,11 @@ def _processing_command(app: dict, job_dir: Path, python: str | Path) -> list[st
     return cmd
 
 # %% ../../../nbs/90_local_jobs.ipynb #f6adced4
+def _max_runtime(request: dict) -> float | None:
+    "The request's `StoppingCondition.MaxRuntimeInSeconds`, if any."
+    value = (request.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
+    return float(value) if value else None
+
 def run_processing_job(request: dict,  # CreateProcessingJob request (expressions resolved) with `ProcessingJobName`
                        settings: Settings,
                        job_dir: Path,  # folder of this job; `opt/ml` inside it stands for the container's `/opt/ml`
@@ -230,7 +260,9 @@ def run_processing_job(request: dict,  # CreateProcessingJob request (expression
         python = python or sys.executable
         cmd = _processing_command(request.get("AppSpecification", {}), job_dir, python)
         env = job_environment(job_dir, python, settings.region, request.get("Environment"))
-        code = run_logged(cmd, env, job_dir, log_path, echo=echo)
+        code = run_logged(cmd, env, job_dir, log_path, echo=echo, max_runtime=_max_runtime(request))
+    except JobTimeout as e:
+        code, out["FailureReason"] = None, f"MaxRuntimeExceeded: {e}"
     except JobError as e:
         code = None
         out["FailureReason"] = f"ClientError: {e}"
@@ -240,7 +272,7 @@ def run_processing_job(request: dict,  # CreateProcessingJob request (expression
         for o in outputs: upload(local_path(o["S3Output"]["LocalPath"], job_dir), o["S3Output"]["S3Uri"], settings)
         out["ProcessingJobStatus"] = "Completed"
     else:
-        out["ProcessingJobStatus"] = "Failed"
+        out["ProcessingJobStatus"] = "Stopped" if out.get("FailureReason", "").startswith("MaxRuntimeExceeded") else "Failed"
         if code is not None: out["FailureReason"] = _failure_reason(message, code, log_path)
     out["ProcessingEndTime"] = out["LastModifiedTime"] = utc_now()
     return out
@@ -349,7 +381,10 @@ def run_training_job(request: dict,  # CreateTrainingJob request (expressions re
         env = job_environment(job_dir, python, settings.region, {**(request.get("Environment") or {}),
                                                                   "TRAINING_JOB_NAME": name, "TRAINING_JOB_ARN": arn})
         def _on_line(line): latest.update(scan_metrics(line, definitions))
-        code = run_logged([str(python), "-c", _TRAIN_CMD], env, job_dir, log_path, on_line=_on_line, echo=echo)
+        code = run_logged([str(python), "-c", _TRAIN_CMD], env, job_dir, log_path, on_line=_on_line, echo=echo,
+                          max_runtime=_max_runtime(request))
+    except JobTimeout as e:
+        code, out["FailureReason"] = None, f"MaxRuntimeExceeded: {e}"
     except JobError as e:
         code = None
         out["FailureReason"] = f"ClientError: {e}"
@@ -360,6 +395,8 @@ def run_training_job(request: dict,  # CreateTrainingJob request (expressions re
         pack_folder(base / "output" / "data", s3_to_local(f"{prefix}/output.tar.gz", settings))
         out["ModelArtifacts"] = {"S3ModelArtifacts": f"{prefix}/model.tar.gz"}
         out["TrainingJobStatus"] = out["SecondaryStatus"] = "Completed"
+    elif out.get("FailureReason", "").startswith("MaxRuntimeExceeded"):
+        out["TrainingJobStatus"], out["SecondaryStatus"] = "Stopped", "MaxRuntimeExceeded"
     else:
         out["TrainingJobStatus"] = out["SecondaryStatus"] = "Failed"
         if code is not None: out["FailureReason"] = _training_failure_reason(base / "output" / "failure", code, log_path)
