@@ -18,8 +18,22 @@ import pytest
 
 from workbook.config import WorkbookError, load_settings, s3_to_local
 from workbook.local import engine
-from workbook.local.engine import describe_execution, format_execution_table, list_executions, run_definition
+from workbook.local.engine import describe_execution, format_execution_table, list_executions
 from workbook.local.jobs import pack_folder, runproc_script
+from workbook.tuning import run_tuning_job
+
+REGISTERED = []  # the requests of RegisterModel steps in the current test
+
+
+def _register(request, settings):
+    "A registry that records the requests (the workbook's registry is tested with its own module)."
+    REGISTERED.append(request)
+    return {"ModelPackageArn": f"arn:aws:sagemaker:us-east-1:000000000000:model-package/{request['ModelPackageGroupName']}/{len(REGISTERED)}"}
+
+
+def run_definition(definition, settings, *args, **kwargs):
+    "The engine with the hooks a caller passes: the workbook's tuner and the recording registry."
+    return engine.run_definition(definition, settings, *args, tuner=run_tuning_job, registry=_register, **kwargs)
 
 SCRIPTS = {
     # splits the raw rows: every row goes to train, and the row count to a stats file
@@ -80,14 +94,10 @@ def settings(tmp_path):
 
 
 @pytest.fixture
-def registered(monkeypatch):
-    "Capture the requests of RegisterModel steps (the registry itself is tested with its own module)."
-    requests = []
-    def register(request, settings):
-        requests.append(request)
-        return {"ModelPackageArn": f"arn:aws:sagemaker:us-east-1:000000000000:model-package/{request['ModelPackageGroupName']}/{len(requests)}"}
-    monkeypatch.setattr(engine, "_registry", lambda: register)
-    return requests
+def registered():
+    "The requests of this test's RegisterModel steps."
+    REGISTERED.clear()
+    return REGISTERED
 
 
 def _input(name, uri, path):
@@ -250,7 +260,7 @@ from pathlib import Path
 from workbook.config import load_settings
 from workbook.local.engine import run_definition
 s = load_settings({}, store=Path(sys.argv[1]), pipeline_name="test-pipeline", image_environments="sklearn=workbook,tf=workbook")
-run_definition(json.loads(Path(sys.argv[2]).read_text()), s, execution_id="killed-run")
+run_definition(json.loads(Path(sys.argv[2]).read_text()), s, execution_id="killed-run", registry=lambda request, settings: {})
 """
 
 
@@ -303,10 +313,7 @@ def test_kill_mid_step_then_resume(settings, tmp_path, sig):
     assert wait["ProcessingJobName"] == "pipelines-killed-run-Wait-2"  # its own job folder and log
 
 
-@pytest.mark.parametrize("tuner", ["workbook.tuning", "fallback"])
-def test_tuning_step_with_toolkit_trials(settings, registered, monkeypatch, tuner):
-    if tuner == "fallback": monkeypatch.setattr(engine, "_tuning_runner", lambda: engine.random_search_tuning_job)
-    else: assert engine._tuning_runner().__module__ == "workbook.tuning"
+def test_tuning_step_with_toolkit_trials(settings, registered):
     base = training_definition()
     train_args = next(s for s in base["Steps"] if s["Name"] == "Train")["Arguments"]
     tdef = {k: v for k, v in train_args.items() if k not in ("HyperParameters", "ResourceConfig")}
@@ -348,3 +355,22 @@ def test_unsupported_step_type_and_bad_parameters(settings):
     assert not (settings.store / "executions").exists()  # nothing started
     with pytest.raises(WorkbookError, match="unknown pipeline parameter 'Epoch'"):
         run_definition(training_definition(), settings, {"Epoch": 3})
+
+
+def test_definition_problems_stop_the_run_before_any_step(settings):
+    definition = training_definition()
+    definition["Steps"][0]["Arguments"]["ProcessingResources"]["ClusterConfig"]["InstanceCount"] = 2
+    with pytest.raises(WorkbookError) as e:
+        engine.run_definition(definition, settings)  # no registry: the RegisterModel step cannot run either
+    assert str(e.value).splitlines() == ["step 'Prep': InstanceCount 2: a local job runs on one instance",
+                                         "step 'Register-RegisterModel' is a RegisterModel step: run_definition needs a registry (registry=...)"]
+    assert not (settings.store / "executions").exists()  # nothing started
+
+
+def test_the_engine_imports_nothing_of_the_workbook_above_it():
+    "The engine is generic: the tuner and the registry come from its caller."
+    code = ("import sys, workbook.local.engine; "
+            "print(sorted(m for m in ('workbook.tuning', 'workbook.registry', 'workbook.tracking', 'workbook.pipeline', 'mlflow') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parent)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"

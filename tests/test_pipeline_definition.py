@@ -11,7 +11,8 @@ import pytest
 
 pipeline = pytest.importorskip("workbook.pipeline")
 from workbook.config import load_settings, s3_to_local
-from workbook.tuning import TUNING_SPEC, parameter_ranges
+from workbook.registry import register_model_package
+from workbook.tuning import TUNING_SPEC, parameter_ranges, run_tuning_job
 
 AWS_VARIABLES = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
                  "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL"]
@@ -315,7 +316,7 @@ def test_run_pipeline_local_hands_the_definition_to_the_engine(offline, tmp_path
     assert pipeline.run_pipeline_main(["-n", "workbook.pipeline", "--kwargs", '{"pipeline_name": "run-x"}']) == 0
     ((definition, settings, parameters, kwargs),) = calls
     assert [s["Name"] for s in definition["Steps"]] == ["PreprocessData", "BaselineData", "ChooseTraining"]
-    assert kwargs == {"pipeline_name": "run-x", "resume": None}
+    assert kwargs == {"pipeline_name": "run-x", "resume": None, "tuner": run_tuning_job, "registry": register_model_package}
     assert s3_to_local("s3://penguins-workbook/data/penguins.csv", settings).is_file()  # the input was staged
     monkeypatch.setattr(engine, "run_definition", lambda *a, **k: {"PipelineExecutionStatus": "Failed"})
     with pytest.raises(SystemExit) as e:

@@ -586,7 +586,10 @@ def run_pipeline(pipeline: Pipeline, # the pipeline to run (`get_pipeline(...)`)
         definition = json.loads(pipeline.definition())
         _stage_input(definition, settings)
         draw_pipeline_graph(definition, IMAGES_DIR / "pipeline.png")
-        record = run_definition(definition, settings, parameters, resume=resume, pipeline_name=pipeline.name)
+        from workbook.registry import register_model_package
+        from workbook.tuning import run_tuning_job
+        record = run_definition(definition, settings, parameters, resume=resume, pipeline_name=pipeline.name,
+                                tuner=run_tuning_job, registry=register_model_package)
         return 0 if record.get("PipelineExecutionStatus") == "Succeeded" else 1
     if resume: raise WorkbookError("--resume works on the local target; on SageMaker use `aws sagemaker retry-pipeline-execution`")
     with _building():

@@ -30,10 +30,10 @@ from .images import build_environment, check_images, image_environment, image_ov
 from .jobs import run_processing_job, run_training_job, sagemaker_arn, stop_all_jobs, utc_now
 
 # %% auto #0
-__all__ = ['SUPPORTED_STEP_TYPES', 'PlannedStep', 'referenced_steps', 'plan_steps', 'resolve_parameters', 'Scope', 'lookup',
-           'resolve', 'evaluate_condition', 'parse_duration', 'cache_key', 'write_json_atomic', 'executions_dir',
-           'list_executions', 'describe_execution', 'format_execution_table', 'format_executions_list', 'job_name',
-           'random_search_tuning_job', 'record_model_package', 'StepResult', 'run_definition']
+__all__ = ['SUPPORTED_STEP_TYPES', 'DEFINITION_VERSIONS', 'FUNCTIONS', 'PlannedStep', 'referenced_steps', 'plan_steps',
+           'resolve_parameters', 'Scope', 'lookup', 'resolve', 'evaluate_condition', 'parse_duration', 'cache_key',
+           'write_json_atomic', 'executions_dir', 'list_executions', 'describe_execution', 'format_execution_table',
+           'format_executions_list', 'job_name', 'StepResult', 'definition_problems', 'run_definition']
 
 # %% ../../../nbs/91_local_engine.ipynb #b2c7fde4
 SUPPORTED_STEP_TYPES = ("Processing", "Training", "Tuning", "RegisterModel", "Condition", "Fail")
@@ -400,81 +400,6 @@ def job_name(step_name: str, execution_id: str,
     else: head, tail = clean(f"pipelines-{execution_id}-{step_name}"), again
     return f"{head[:max_length - len(tail)].rstrip('-')}{tail}"
 
-# %% ../../../nbs/91_local_engine.ipynb #d7a1494f
-def _optional(module: str, name: str):
-    "The function `module.name`, or None if the module or function does not exist."
-    try: return getattr(importlib.import_module(module), name, None)
-    except ModuleNotFoundError as e:
-        if e.name and module.startswith(e.name): return None
-        raise
-
-# %% ../../../nbs/91_local_engine.ipynb #f3e2928e
-def _sample_ranges(ranges: dict, rng: random.Random) -> dict:
-    "One random value (as a hyperparameter string) per tuning range."
-    out = {}
-    for r in ranges.get("IntegerParameterRanges", []):
-        lo, hi = int(r["MinValue"]), int(r["MaxValue"])
-        out[r["Name"]] = str(round(math.exp(rng.uniform(math.log(lo), math.log(hi)))) if r.get("ScalingType") == "Logarithmic" else rng.randint(lo, hi))
-    for r in ranges.get("ContinuousParameterRanges", []):
-        lo, hi = float(r["MinValue"]), float(r["MaxValue"])
-        out[r["Name"]] = str(math.exp(rng.uniform(math.log(lo), math.log(hi))) if r.get("ScalingType") == "Logarithmic" else rng.uniform(lo, hi))
-    for r in ranges.get("CategoricalParameterRanges", []): out[r["Name"]] = rng.choice(r["Values"])
-    return out
-
-# %% ../../../nbs/91_local_engine.ipynb #d2b90289
-def random_search_tuning_job(request: dict,  # CreateHyperParameterTuningJob request with `HyperParameterTuningJobName`
-                             run_training_job: Callable[[dict], dict],  # runs a CreateTrainingJob request, returns Describe
-                             seed: int = 0) -> dict:
-    "A minimal tuning job (random search, one trial at a time); returns a DescribeHyperParameterTuningJob-like response."
-    cfg, tjd, name = request["HyperParameterTuningJobConfig"], request["TrainingJobDefinition"], request["HyperParameterTuningJobName"]
-    objective = cfg["HyperParameterTuningJobObjective"]
-    rng, summaries = random.Random(seed), []
-    for i in range(int(cfg.get("ResourceLimits", {}).get("MaxNumberOfTrainingJobs", 1))):
-        tuned = _sample_ranges(cfg.get("ParameterRanges", {}), rng)
-        trial = f"{name}-{i + 1:03d}-{hashlib.sha1(json.dumps(tuned, sort_keys=True).encode()).hexdigest()[:8]}"
-        req = {k: v for k, v in tjd.items() if k not in ("StaticHyperParameters", "HyperParameterTuningResourceConfig", "DefinitionName",
-                                                         "TuningObjective", "HyperParameterRanges")}
-        req.update(TrainingJobName=trial, ResourceConfig=tjd.get("ResourceConfig") or tjd.get("HyperParameterTuningResourceConfig", {}),
-                   HyperParameters={**(tjd.get("StaticHyperParameters") or {}), **tuned, "_tuning_objective_metric": objective["MetricName"]})
-        d = run_training_job(req)
-        value = next((m["Value"] for m in d.get("FinalMetricDataList", []) if m["MetricName"] == objective["MetricName"]), None)
-        summaries.append({"TrainingJobName": trial, "TrainingJobArn": d.get("TrainingJobArn"), "TrainingJobStatus": d["TrainingJobStatus"],
-                          "TunedHyperParameters": tuned, "CreationTime": d.get("CreationTime"), "TrainingEndTime": d.get("TrainingEndTime"),
-                          "ObjectiveStatus": "Succeeded" if value is not None and d["TrainingJobStatus"] == "Completed" else "Failed",
-                          **({"FinalHyperParameterTuningJobObjectiveMetric": {"MetricName": objective["MetricName"], "Value": value}} if value is not None else {}),
-                          **({"FailureReason": d["FailureReason"]} if d.get("FailureReason") else {})})
-    scored = [s for s in summaries if s["ObjectiveStatus"] == "Succeeded"]
-    scored.sort(key=lambda s: s["FinalHyperParameterTuningJobObjectiveMetric"]["Value"], reverse=objective.get("Type", "Maximize") == "Maximize")
-    out = {"HyperParameterTuningJobName": name, "HyperParameterTuningJobConfig": cfg, "TrainingJobDefinition": tjd,
-           "HyperParameterTuningJobStatus": "Completed" if scored else "Failed",
-           "TrainingJobSummaries": scored + [s for s in summaries if s not in scored],
-           "TrainingJobStatusCounters": {"Completed": sum(s["TrainingJobStatus"] == "Completed" for s in summaries),
-                                         "Failed": sum(s["TrainingJobStatus"] != "Completed" for s in summaries)}}
-    if scored: out["BestTrainingJob"] = scored[0]
-    else: out["FailureReason"] = "no training job reported the objective metric " + objective["MetricName"]
-    return out
-
-# %% ../../../nbs/91_local_engine.ipynb #16d9b0f7
-def _tuning_runner() -> Callable:
-    "The function that runs a tuning job: `workbook.tuning.run_tuning_job` if it exists, else the random search above."
-    return _optional("workbook.tuning", "run_tuning_job") or random_search_tuning_job
-
-# %% ../../../nbs/91_local_engine.ipynb #b5499996
-def record_model_package(request: dict, settings: Settings) -> dict:
-    "Record a CreateModelPackage request under the store as the group's next version; return its ARN and version."
-    group = request.get("ModelPackageGroupName") or settings.model_package_group
-    folder = Path(settings.store) / "model-packages" / group
-    version = 1 + max((int(p.stem) for p in folder.glob("*.json") if p.stem.isdigit()), default=0)
-    arn = sagemaker_arn("model-package", f"{group}/{version}", settings)
-    package = {**request, "ModelPackageArn": arn, "ModelPackageVersion": version, "ModelPackageStatus": "Completed",
-               "ModelApprovalStatus": request.get("ModelApprovalStatus", "PendingManualApproval"), "CreationTime": utc_now()}
-    write_json_atomic(folder / f"{version}.json", package)
-    return package
-
-def _registry() -> Callable:
-    "The function that registers a model package: `workbook.registry.register_model_package` if it exists."
-    return _optional("workbook.registry", "register_model_package") or record_model_package
-
 # %% ../../../nbs/91_local_engine.ipynb #2d4beaff
 _JOBS = {  # step type -> (job name field, max length, ARN kind, metadata key, status field)
     "Processing": ("ProcessingJobName", 63, "processing-job", "ProcessingJob", "ProcessingJobStatus"),
@@ -589,9 +514,7 @@ def _run_job_step(ex: _Execution, ps: PlannedStep, attempt: int) -> StepResult:
             except WorkbookError as e: response = {name_field: name, status_field: "Failed", "FailureReason": f"ClientError: {e}"}
         elif ps.type == "Training": response = train(request)
         else:
-            tuner = _tuning_runner()
-            extra = {"settings": ex.settings} if "settings" in inspect.signature(tuner).parameters else {}
-            response = tuner(request, run_training_job=train, **extra)
+            response = ex.tuner(request, run_training_job=train)
     result.properties = response
     result.status = "Succeeded" if response.get(status_field) == "Completed" else "Failed"
     result.failure = response.get("FailureReason") if result.status == "Failed" else None
@@ -603,7 +526,7 @@ def _run_job_step(ex: _Execution, ps: PlannedStep, attempt: int) -> StepResult:
 def _run_register_step(ex: _Execution, ps: PlannedStep, attempt: int) -> StepResult:
     "Run a RegisterModel step: register the resolved CreateModelPackage request."
     request = resolve(ps.step.get("Arguments") or {}, ex.scope)
-    response = _registry()(request, ex.settings)
+    response = ex.registry(request, ex.settings)
     return StepResult("Succeeded", response, {"RegisterModel": {"Arn": response["ModelPackageArn"]}}, request=request)
 
 def _run_condition_step(ex: _Execution, ps: PlannedStep, attempt: int) -> StepResult:
@@ -705,6 +628,61 @@ def _new_record(settings: Settings, pipeline: str, execution_id: str, parameters
             "PipelineExecutionArn": f"{pipeline_arn}/execution/{execution_id}", "PipelineExecutionStatus": "Executing",
             "Parameters": parameters, "StartTime": utc_now(), "EndTime": None, "FailureReason": None, "Steps": []}
 
+# %% ../../../nbs/91_local_engine.ipynb #7bcead44
+DEFINITION_VERSIONS = ("2020-12-01",)  # pipeline definition versions the engine reads
+FUNCTIONS = ("Std:Join", "Std:JsonGet")  # the `Std:` functions it evaluates
+
+def _functions(value) -> set[str]:
+    "Every `Std:` function a definition fragment uses."
+    if isinstance(value, list): return set().union(*map(_functions, value))
+    if not isinstance(value, dict): return set()
+    return {k for k in value if k.startswith("Std:")}.union(*map(_functions, value.values()))
+
+def _condition_types(condition: dict) -> set[str]:
+    "The condition types a condition uses, nested ones included."
+    inner = [condition.get("Condition")] if condition.get("Type") == "Not" else condition.get("Conditions", []) if condition.get("Type") == "Or" else []
+    return {condition.get("Type")}.union(*(_condition_types(c) for c in inner if c))
+
+def _job_problems(name: str, job: dict, parameters: dict) -> list[str]:
+    "What the engine cannot honour in one processing or training job request of step `name`."
+    value = lambda v: parameters.get(v["Get"][11:], v) if isinstance(v, dict) and str(v.get("Get", "")).startswith("Parameters.") else v
+    out, inputs = [], [i.get("S3Input") or {} for i in job.get("ProcessingInputs", [])]
+    channels = [(c.get("DataSource") or {}).get("S3DataSource") or {} for c in job.get("InputDataConfig", [])]
+    cluster = ((job.get("ProcessingResources") or {}).get("ClusterConfig") or job.get("ResourceConfig")
+               or job.get("HyperParameterTuningResourceConfig") or {})
+    count = value(cluster.get("InstanceCount", 1))
+    if isinstance(count, (int, float)) and count > 1: out.append(f"step {name!r}: InstanceCount {count}: a local job runs on one instance")
+    modes = [(job.get("AlgorithmSpecification") or {}).get("TrainingInputMode")] + [c.get("InputMode") for c in job.get("InputDataConfig", [])]
+    for mode in sorted({value(m) for m in modes + [i.get("S3InputMode") for i in inputs] if m} - {"File"}):
+        out.append(f"step {name!r}: input mode {mode!r}: local jobs read their inputs as files (File mode)")
+    if "ShardedByS3Key" in [d.get("S3DataDistributionType") for d in inputs + channels]:
+        out.append(f"step {name!r}: S3DataDistributionType 'ShardedByS3Key': one local instance gets all the data (use FullyReplicated)")
+    if any("FeatureStoreOutput" in o for o in (job.get("ProcessingOutputConfig") or {}).get("Outputs", [])):
+        out.append(f"step {name!r}: FeatureStoreOutput: the local engine writes outputs to the store only")
+    return out
+
+def definition_problems(definition: dict,  # the pipeline definition
+                        steps: list[dict],  # its steps, flattened
+                        parameters: dict,  # resolved parameter values by name
+                        tuner: Callable | None = None,  # the caller's tuner, if any
+                        registry: Callable | None = None,  # the caller's registry, if any
+                       ) -> list[str]:
+    "One line for each thing in `definition` that the local engine cannot honour (empty: it can run it)."
+    out, version = [], definition.get("Version", DEFINITION_VERSIONS[0])
+    if version not in DEFINITION_VERSIONS: out.append(f"definition Version {version!r}: the local engine reads {', '.join(DEFINITION_VERSIONS)}")
+    out += [f"function {f!r}: the local engine evaluates {', '.join(FUNCTIONS)}" for f in sorted(_functions(definition) - set(FUNCTIONS))]
+    for s in steps:
+        name, kind, args = s["Name"], s["Type"], s.get("Arguments") or {}
+        if kind == "Tuning" and tuner is None: out.append(f"step {name!r} is a Tuning step: run_definition needs a tuner (tuner=...)")
+        if kind == "RegisterModel" and registry is None: out.append(f"step {name!r} is a RegisterModel step: run_definition needs a registry (registry=...)")
+        jobs = [args] if kind in ("Processing", "Training") else [args.get("TrainingJobDefinition"), *(args.get("TrainingJobDefinitions") or [])] if kind == "Tuning" else []
+        for job in filter(None, jobs): out += _job_problems(name, job, parameters)
+        if kind == "Condition":
+            known = {*_COMPARISONS, "In", "Not", "Or"}
+            for t in sorted(set().union(*(_condition_types(c) for c in args.get("Conditions", []))) - known, key=str):
+                out.append(f"step {name!r}: condition type {t!r}: the local engine evaluates {', '.join(sorted(known))}")
+    return out
+
 # %% ../../../nbs/91_local_engine.ipynb #5454457c
 def run_definition(definition: dict,  # the pipeline definition (`json.loads(pipeline.definition())`)
                    settings: Settings,
@@ -712,7 +690,9 @@ def run_definition(definition: dict,  # the pipeline definition (`json.loads(pip
                    execution_id: str | None = None,  # id of a new execution (default: 12 random characters)
                    resume: str | None = None,  # id of a failed or stopped execution to continue
                    progress: bool = True,  # print step state changes and the summary table
-                   pipeline_name: str | None = None) -> dict:  # default `settings.pipeline_name`
+                   pipeline_name: str | None = None,  # default `settings.pipeline_name`
+                   tuner: Callable | None = None,  # runs a Tuning step's request: `(request, run_training_job=...) -> Describe`
+                   registry: Callable | None = None) -> dict:  # runs a RegisterModel step's request: `(request, settings) -> Describe`
     "Execute a pipeline definition locally; return the execution record."
     pipeline = pipeline_name or settings.pipeline_name
     plan = plan_steps(definition)
@@ -732,9 +712,12 @@ def run_definition(definition: dict,  # the pipeline definition (`json.loads(pip
         if not _ID.fullmatch(execution_id): raise WorkbookError(f"{execution_id!r} is not a valid execution id (letters, digits, '-')")
         if list(executions_dir(settings).glob(f"*/{execution_id}/execution.json")): raise WorkbookError(f"execution {execution_id} exists already")
         record = _new_record(settings, pipeline, execution_id, resolve_parameters(definition, parameters))
-    check_images([ps.step for ps in plan.values()], record["Parameters"], image_overrides(settings.image_environments))  # before any step
+    steps = [ps.step for ps in plan.values()]
+    if problems := definition_problems(definition, steps, record["Parameters"], tuner, registry): raise WorkbookError("\n".join(problems))
+    check_images(steps, record["Parameters"], image_overrides(settings.image_environments))  # before any step
     record["EnginePid"] = os.getpid()
     ex = _Execution(settings, pipeline, record, plan, progress)
+    ex.tuner, ex.registry = tuner, registry
     write_json_atomic(ex.dir / "definition.json", definition)
     if progress: print(f"Execution {ex.id} of {pipeline}" + (" (resumed)" if resume else "") + f": {ex.dir}", flush=True)
     for st in record["Steps"]:
