@@ -366,3 +366,23 @@ def test_monitor_schedule_command_uses_the_deployed_version(aws, tmp_path, regis
     assert rec.operations() == CREATE_OPERATIONS
     assert out.splitlines()[0].startswith("created penguins-endpoint-data-quality: version 4, statistics s3://")
     assert out.splitlines()[1].startswith("created penguins-endpoint-model-quality: ")
+
+
+def test_traffic_requests_are_valid_invoke_endpoint_requests(aws):
+    settings = aws
+    runtime = boto3.client("sagemaker-runtime", region_name=REGION)
+    requests = []
+    runtime.meta.events.register("provide-client-params.sagemaker-runtime.*", lambda params, model, **kw: requests.append((model.name, dict(params))))
+    stubber = Stubber(runtime)
+    for _ in range(3): stubber.add_response("invoke_endpoint", {"Body": b'{"predictions": [{"species": "Adelie"}]}', "ContentType": "application/json"})
+    with stubber: result = monitoring.send_traffic("sagemaker", 3, drift=True, client=monitoring.RuntimeClient(settings, runtime))
+    stubber.assert_no_pending_responses()
+    assert result == {"sent": 3, "ok": 3, "status": {200: 3}}
+    shape = runtime.meta.service_model.operation_model("InvokeEndpoint").input_shape
+    for name, params in requests: validate_parameters(params, shape)
+    assert [(n, p["EndpointName"], p["ContentType"], p["Accept"], p["InferenceId"]) for n, p in requests] == [
+        ("InvokeEndpoint", "penguins-endpoint", "text/csv", "application/json", f"drift-42-{i}") for i in range(3)]
+
+
+def test_monitor_traffic_invokes_the_sagemaker_endpoint(aws):
+    assert _cli("traffic", "-n", "3").strip() == "sent 3 normal requests to SageMaker endpoint penguins-endpoint: 200: 3"

@@ -11,12 +11,12 @@ __all__ = ['KLL_K', 'KLL_C', 'N_BUCKETS', 'MAX_DOMAIN', 'MONITORING_CONFIG', 'MO
            'payload_labels', 'ground_truth_record', 'merge_ground_truth', 'model_quality_statistics',
            'model_quality_constraints', 'check_model_quality', 'metrics_over_time', 'simulate_ground_truth',
            'run_model_quality', 'plot_distributions', 'plot_metrics_over_time', 'violations_table', 'traffic_rows',
-           'send_traffic', 'read_baseline_dataset', 'main', 'read_monitoring_results', 'split_s3', 's3_objects',
-           'read_s3_bytes', 'read_s3_json', 'write_s3_json', 'download_s3', 'upload_s3', 'deployed_model_version',
-           'registered_baselines', 'schedule_names', 'monitoring_locations', 'endpoint_input', 'monitor_args',
-           'schedule_args', 'sagemaker_session', 'find_registered_baselines', 'create_data_quality_schedule',
-           'create_model_quality_schedule', 'create_monitoring_schedules', 'delete_monitoring_schedules',
-           'add_commands']
+           'send_traffic', 'RuntimeClient', 'read_baseline_dataset', 'main', 'read_monitoring_results', 'split_s3',
+           's3_objects', 'read_s3_bytes', 'read_s3_json', 'write_s3_json', 'download_s3', 'upload_s3',
+           'deployed_model_version', 'registered_baselines', 'schedule_names', 'monitoring_locations', 'endpoint_input',
+           'monitor_args', 'schedule_args', 'sagemaker_session', 'find_registered_baselines',
+           'create_data_quality_schedule', 'create_model_quality_schedule', 'create_monitoring_schedules',
+           'delete_monitoring_schedules', 'add_commands']
 
 # %% ../../nbs/07_monitoring.ipynb #5fb8aeee
 if __package__ in (None, "") and "__file__" in globals():  # run as a script, as SageMaker runs it: nbdev's relative imports need the package
@@ -1038,6 +1038,28 @@ def send_traffic(url: str, # endpoint base URL (http://127.0.0.1:8080) or its /i
         if own: client.close()
     return {"sent": n, "ok": sum(v for k, v in counts.items() if 200 <= k < 300), "status": counts}
 
+# %% ../../nbs/07_monitoring.ipynb #3bc5f193
+class RuntimeClient:
+    "What `send_traffic` needs of an HTTP client, sending each request through SageMaker's InvokeEndpoint instead."
+    def __init__(self, settings, # endpoint name and region
+                 runtime=None, # a boto3 sagemaker-runtime client (default: a new one in the settings' region)
+                ):
+        import boto3
+        self.endpoint = settings.endpoint_name
+        self.runtime = runtime or boto3.client("sagemaker-runtime", region_name=settings.region)
+
+    def post(self, url: str, content: str, headers: dict):
+        "Invoke the endpoint with the body and headers of one request; an answer with its HTTP status code."
+        from types import SimpleNamespace
+        from botocore.exceptions import ClientError
+        extra = {"InferenceId": headers["X-Amzn-SageMaker-Inference-Id"]} if "X-Amzn-SageMaker-Inference-Id" in headers else {}
+        try: self.runtime.invoke_endpoint(EndpointName=self.endpoint, Body=content.encode(), ContentType=headers["Content-Type"],
+                                          Accept=headers["Accept"], **extra)
+        except ClientError as e: return SimpleNamespace(status_code=e.response["ResponseMetadata"]["HTTPStatusCode"])
+        return SimpleNamespace(status_code=200)
+
+    def close(self): pass
+
 # %% ../../nbs/07_monitoring.ipynb #978c90d4
 def read_baseline_dataset(input_dir: str | Path) -> pd.DataFrame:
     "All CSV files (with header) of a baseline input folder, or a single CSV file, as one DataFrame."
@@ -1561,11 +1583,12 @@ def _report_s3(args, settings, images: Path) -> int:
 def _cmd_traffic(args) -> int:
     settings = load_settings()
     if settings.target == "sagemaker" and not args.url:
-        raise WorkbookError("`workbook monitor traffic` posts to an HTTP endpoint: on the sagemaker target give its --url, "
-                            "or invoke the SageMaker endpoint with the sagemaker-runtime API")
-    url = args.url or f"http://{settings.host}:{settings.port}"
-    result = send_traffic(url, args.n, args.drift, args.seed)
-    print(f"sent {result['sent']} {'drifted' if args.drift else 'normal'} requests to {url}: " + ", ".join(f"{k}: {v}" for k, v in sorted(result["status"].items())))
+        where = f"SageMaker endpoint {settings.endpoint_name}"
+        with _aws_errors(where): result = send_traffic(where, args.n, args.drift, args.seed, client=RuntimeClient(settings))
+    else:
+        where = args.url or f"http://{settings.host}:{settings.port}"
+        result = send_traffic(where, args.n, args.drift, args.seed)
+    print(f"sent {result['sent']} {'drifted' if args.drift else 'normal'} requests to {where}: " + ", ".join(f"{k}: {v}" for k, v in sorted(result["status"].items())))
     return 0 if result["ok"] == result["sent"] else 1
 
 def _cmd_label(args) -> int:
@@ -1634,7 +1657,7 @@ def add_commands(subparsers) -> None:
     p.add_argument("--images", type=Path, default=None, help="folder for the figures (default: images/)")
     p.set_defaults(func=_cmd_report)
     p = sub.add_parser("traffic", help="send normal or drifted requests to the endpoint", description="Post penguins to the endpoint as CSV requests.")
-    p.add_argument("--url", default=None, help="endpoint URL (default: http://HOST:PORT from the settings)")
+    p.add_argument("--url", default=None, help="endpoint URL (default: http://HOST:PORT from the settings; on the sagemaker target, the SageMaker endpoint)")
     p.add_argument("-n", type=int, default=100, help="number of requests")
     p.add_argument("--drift", action="store_true", help="heavier penguins and a new island")
     p.add_argument("--seed", type=int, default=42, help="seed of the sample")
