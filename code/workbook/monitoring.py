@@ -1052,9 +1052,10 @@ class RuntimeClient:
         "Invoke the endpoint with the body and headers of one request; an answer with its HTTP status code."
         from types import SimpleNamespace
         from botocore.exceptions import ClientError
-        extra = {"InferenceId": headers["X-Amzn-SageMaker-Inference-Id"]} if "X-Amzn-SageMaker-Inference-Id" in headers else {}
-        try: self.runtime.invoke_endpoint(EndpointName=self.endpoint, Body=content.encode(), ContentType=headers["Content-Type"],
-                                          Accept=headers["Accept"], **extra)
+        inference_id = headers.get("X-Amzn-SageMaker-Inference-Id")
+        extra = {"InferenceId": inference_id} if inference_id else {}
+        try: self.runtime.invoke_endpoint(EndpointName=self.endpoint, Body=content.encode(),
+                                          ContentType=headers["Content-Type"], Accept=headers["Accept"], **extra)
         except ClientError as e: return SimpleNamespace(status_code=e.response["ResponseMetadata"]["HTTPStatusCode"])
         return SimpleNamespace(status_code=200)
 
@@ -1226,7 +1227,8 @@ def upload_s3(settings, # workbook settings (region)
     client, n = _s3_client(settings), 0
     for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
         key = "/".join(filter(None, [prefix.strip("/"), path.relative_to(folder).as_posix()]))
-        with _aws_errors(f"cannot write s3://{bucket}/{key}"): client.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
+        with _aws_errors(f"cannot write s3://{bucket}/{key}"):
+            client.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
         n += 1
     return n
 
@@ -1237,10 +1239,13 @@ def deployed_model_version(endpoint_config: dict, # a DescribeEndpointConfig res
                           ) -> int:
     "The model version an endpoint config serves, from its model's name `{endpoint}-v{version}-{time}`."
     variants = endpoint_config.get("ProductionVariants") or []
-    if not variants: raise WorkbookError(f"endpoint config {endpoint_config.get('EndpointConfigName')} has no production variant")
+    if not variants:
+        raise WorkbookError(f"endpoint config {endpoint_config.get('EndpointConfigName')} has no production variant")
     name = variants[0].get("ModelName", "")
     m = _VERSIONED_MODEL.search(name)
-    if not m: raise WorkbookError(f"the endpoint serves the model {name!r}, which `workbook deploy` did not name: give the model version")
+    if not m:
+        raise WorkbookError(f"the endpoint serves the model {name!r}, which `workbook deploy` did not name: "
+                            "give the model version")
     return int(m.group(1))
 
 def registered_baselines(model_package: dict, # a DescribeModelPackage response
@@ -1261,17 +1266,21 @@ _ENDPOINT_INPUT_PATH = "/opt/ml/processing/input/endpoint"  # where the analyzer
 
 def schedule_names(settings) -> dict:
     "Names of the endpoint's data-quality and model-quality schedules."
-    names = {"data_quality": f"{settings.endpoint_name}-data-quality", "model_quality": f"{settings.endpoint_name}-model-quality"}
+    names = {"data_quality": f"{settings.endpoint_name}-data-quality",
+             "model_quality": f"{settings.endpoint_name}-model-quality"}
     if max(map(len, names.values())) > 63:
-        raise WorkbookError(f"WORKBOOK_ENDPOINT_NAME={settings.endpoint_name!r} is too long for a schedule name: use at most 49 characters")
+        raise WorkbookError(f"WORKBOOK_ENDPOINT_NAME={settings.endpoint_name!r} is too long for a schedule name: "
+                            "use at most 49 characters")
     return names
 
 def monitoring_locations(settings) -> dict:
     "S3 URIs the schedules read and write: capture, ground truth, outputs, model-quality constraints."
     from workbook.serving import capture_destination
     root = f"s3://{settings.bucket}/{MONITORING_PREFIX}/schedules"
-    return {"capture": capture_destination(settings), "ground_truth": f"s3://{settings.bucket}/{GROUND_TRUTH_PREFIX}",
-            "data_quality_output": f"{root}/data-quality", "model_quality_output": f"{root}/model-quality",
+    return {"capture": capture_destination(settings),
+            "ground_truth": f"s3://{settings.bucket}/{GROUND_TRUTH_PREFIX}",
+            "data_quality_output": f"{root}/data-quality",
+            "model_quality_output": f"{root}/model-quality",
             "model_quality_constraints": f"{root}/model-quality-baseline/constraints.json"}
 
 # %% ../../nbs/07_monitoring.ipynb #5bf6f435
@@ -1301,12 +1310,16 @@ def schedule_args(settings, # endpoint, bucket, names
     "Arguments of the monitor's `create_monitoring_schedule`."
     from sagemaker.model_monitor import CronExpressionGenerator
     where = monitoring_locations(settings)
-    args = {"monitor_schedule_name": schedule_names(settings)[kind], "endpoint_input": endpoint_input(settings, kind == "model_quality"),
-            "output_s3_uri": where[f"{kind}_output"], "schedule_cron_expression": cron or CronExpressionGenerator.hourly(),
+    args = {"monitor_schedule_name": schedule_names(settings)[kind],
+            "endpoint_input": endpoint_input(settings, model_quality=kind == "model_quality"),
+            "output_s3_uri": where[f"{kind}_output"],
+            "schedule_cron_expression": cron or CronExpressionGenerator.hourly(),
             "enable_cloudwatch_metrics": True}
     if kind == "model_quality":
-        return args | {"ground_truth_input": where["ground_truth"], "problem_type": PROBLEM_TYPE, "constraints": where["model_quality_constraints"]}
-    if not baselines: raise WorkbookError("a data-quality schedule needs the registered baseline (statistics and constraints)")
+        return args | {"ground_truth_input": where["ground_truth"], "problem_type": PROBLEM_TYPE,
+                       "constraints": where["model_quality_constraints"]}
+    if not baselines:
+        raise WorkbookError("a data-quality schedule needs the registered baseline (statistics and constraints)")
     return args | {"statistics": baselines["statistics"], "constraints": baselines["constraints"]}
 
 # %% ../../nbs/07_monitoring.ipynb #225209ff
@@ -1336,6 +1349,11 @@ def _schedule_exists(client, name: str) -> bool:
     except client.exceptions.ResourceNotFound: return False
     return True
 
+def _refuse_existing(client, name: str) -> None:
+    "A schedule is not replaced silently."
+    if _schedule_exists(client, name):
+        raise WorkbookError(f"monitoring schedule {name} exists: delete it first (`workbook monitor unschedule`)")
+
 # %% ../../nbs/07_monitoring.ipynb #c6e3fd72
 def create_data_quality_schedule(settings, # endpoint, bucket, role, instance type
                                  version: int | None = None, # model version; None: the one the endpoint serves
@@ -1348,28 +1366,29 @@ def create_data_quality_schedule(settings, # endpoint, bucket, role, instance ty
     baselines = find_registered_baselines(settings, session, version)
     args = schedule_args(settings, "data_quality", baselines, cron)
     with _aws_errors("Model Monitor"):
-        if _schedule_exists(session.sagemaker_client, args["monitor_schedule_name"]):
-            raise WorkbookError(f"monitoring schedule {args['monitor_schedule_name']} exists: delete it first (`workbook monitor unschedule`)")
-        DefaultModelMonitor(sagemaker_session=session, **monitor_args(settings, "data_quality")).create_monitoring_schedule(**args)
-    return {"schedule": args["monitor_schedule_name"], "version": baselines["version"], "statistics": baselines["statistics"],
-            "constraints": baselines["constraints"], "output": args["output_s3_uri"]}
+        _refuse_existing(session.sagemaker_client, args["monitor_schedule_name"])
+        monitor = DefaultModelMonitor(sagemaker_session=session, **monitor_args(settings, "data_quality"))
+        monitor.create_monitoring_schedule(**args)
+    return {"schedule": args["monitor_schedule_name"], "version": baselines["version"],
+            "statistics": baselines["statistics"], "constraints": baselines["constraints"], "output": args["output_s3_uri"]}
 
 def create_model_quality_schedule(settings, # endpoint, bucket, role, instance type, accuracy threshold
                                   session=None, # a SageMaker SDK session (default `sagemaker_session(settings)`)
                                   cron: str | None = None, # schedule expression (default hourly)
-                                  thresholds: Mapping[str, float] | None = None, # metric -> threshold (default the accuracy gate)
+                                  thresholds: Mapping[str, float] | None = None, # metric -> threshold (default: accuracy gate)
                                  ) -> dict:
-    "Create the endpoint's model-quality schedule: ground truth merged with the captured predictions, checked against constraints."
+    "Create the endpoint's model-quality schedule: labels merged with the captured predictions, checked."
     from sagemaker.model_monitor import ModelQualityMonitor
     session = session or sagemaker_session(settings)
     args = schedule_args(settings, "model_quality", cron=cron)
+    constraints = model_quality_constraints(thresholds or {"accuracy": settings.accuracy_threshold})
     with _aws_errors("Model Monitor"):
-        if _schedule_exists(session.sagemaker_client, args["monitor_schedule_name"]):
-            raise WorkbookError(f"monitoring schedule {args['monitor_schedule_name']} exists: delete it first (`workbook monitor unschedule`)")
-        write_s3_json(settings, model_quality_constraints(thresholds or {"accuracy": settings.accuracy_threshold}), args["constraints"])
-        ModelQualityMonitor(sagemaker_session=session, **monitor_args(settings, "model_quality")).create_monitoring_schedule(**args)
-    return {"schedule": args["monitor_schedule_name"], "constraints": args["constraints"], "ground_truth": args["ground_truth_input"],
-            "output": args["output_s3_uri"]}
+        _refuse_existing(session.sagemaker_client, args["monitor_schedule_name"])
+        write_s3_json(settings, constraints, args["constraints"])
+        monitor = ModelQualityMonitor(sagemaker_session=session, **monitor_args(settings, "model_quality"))
+        monitor.create_monitoring_schedule(**args)
+    return {"schedule": args["monitor_schedule_name"], "constraints": args["constraints"],
+            "ground_truth": args["ground_truth_input"], "output": args["output_s3_uri"]}
 
 # %% ../../nbs/07_monitoring.ipynb #4f24333d
 def create_monitoring_schedules(settings, # endpoint, bucket, role, instance type
@@ -1389,12 +1408,14 @@ def delete_monitoring_schedules(settings, # endpoint name
     client, deleted = session.sagemaker_client, []
     for kind, name in schedule_names(settings).items():
         with _aws_errors("Model Monitor"):
-            try: job = client.describe_monitoring_schedule(MonitoringScheduleName=name)["MonitoringScheduleConfig"].get("MonitoringJobDefinitionName")
+            try: described = client.describe_monitoring_schedule(MonitoringScheduleName=name)
             except client.exceptions.ResourceNotFound: continue
+            job = described["MonitoringScheduleConfig"].get("MonitoringJobDefinitionName")
             client.delete_monitoring_schedule(MonitoringScheduleName=name)
             deadline = time.monotonic() + timeout
-            while _schedule_exists(client, name):  # deletion takes a moment; the job definition stays in use until then
-                if time.monotonic() > deadline: raise WorkbookError(f"monitoring schedule {name} is still being deleted after {timeout:.0f} s")
+            while _schedule_exists(client, name):  # deletion takes a moment; the job definition is in use until then
+                if time.monotonic() > deadline:
+                    raise WorkbookError(f"monitoring schedule {name} is still being deleted after {timeout:.0f} s")
                 time.sleep(5)
             if job: getattr(client, f"delete_{kind}_job_definition")(JobDefinitionName=job)
         deleted.append(name)
