@@ -1462,9 +1462,10 @@ def _find_baseline_csv_s3(settings) -> str:
 
 def _find_baseline_s3(settings) -> str:
     "The baseline folder in the bucket: `monitoring/baseline`, or the newest the pipeline's baseline step wrote."
+    own = _bucket_uri(settings, MONITORING_PREFIX, "baseline")
+    if any(o["Key"].endswith("/statistics.json") for o in s3_objects(settings, own + "/")): return own
     objects = s3_objects(settings, _bucket_uri(settings))
     keys = {o["Key"] for o in objects}
-    if f"{MONITORING_PREFIX}/baseline/statistics.json" in keys: return _bucket_uri(settings, MONITORING_PREFIX, "baseline")
     found = [o for o in objects if o["Key"].endswith("/constraints.json") and not o["Key"].startswith(f"{MONITORING_PREFIX}/")
              and o["Key"].removesuffix("constraints.json") + "statistics.json" in keys]
     if not found: raise WorkbookError(f"no monitoring baseline in s3://{settings.bucket}: run the pipeline or `workbook monitor baseline` first")
