@@ -74,6 +74,6 @@ def test_workbook_monitor_help():
     from workbook.monitoring import add_commands
     parser = argparse.ArgumentParser(prog="workbook")
     add_commands(parser.add_subparsers(dest="command"))
-    for sub in ("baseline", "run", "report", "traffic", "label"):
+    for sub in ("baseline", "run", "report", "traffic", "label", "schedule", "unschedule"):
         with pytest.raises(SystemExit) as e: parser.parse_args(["monitor", sub, "--help"])
         assert e.value.code == 0
