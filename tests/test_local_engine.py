@@ -71,6 +71,11 @@ SCRIPTS = {
         while hold.exists() and time.time() < deadline: time.sleep(0.1)
         (base / "out" / "done.txt").write_text("done")
     """,
+    # sleeps SECONDS seconds
+    "sleep.py": """
+        import os, time
+        time.sleep(float(os.environ["SECONDS"]))
+    """,
 }
 BUCKET = "b"
 
@@ -374,3 +379,52 @@ def test_the_engine_imports_nothing_of_the_workbook_above_it():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parent)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
+
+
+def _sleepers(names, seconds=2):
+    "Independent processing steps that each sleep `seconds`."
+    return {"Version": "2020-12-01", "Steps": [processing_step(n, "sleep", env={"SECONDS": str(seconds)}, cache=False) for n in names]}
+
+
+def _interval(record, name):
+    from datetime import datetime
+    step = next(s for s in record["Steps"] if s["StepName"] == name)
+    return datetime.fromisoformat(step["StartTime"]), datetime.fromisoformat(step["EndTime"])
+
+
+def test_independent_steps_run_in_parallel(settings):
+    record = run_definition(_sleepers(["A", "B"]), settings, max_parallel=2, progress=False)
+    assert record["PipelineExecutionStatus"] == "Succeeded", format_execution_table(record)
+    (a0, a1), (b0, b1) = _interval(record, "A"), _interval(record, "B")
+    assert a0 < b1 and b0 < a1  # the two steps overlapped
+    one_at_a_time = run_definition(_sleepers(["A", "B"]), settings, max_parallel=1, progress=False)
+    (a0, a1), (b0, b1) = _interval(one_at_a_time, "A"), _interval(one_at_a_time, "B")
+    assert a1 <= b0 or b1 <= a0  # they did not
+
+
+def test_max_runtime_stops_the_job_and_fails_the_step(settings):
+    definition = _sleepers(["Slow"], seconds=60)
+    definition["Steps"][0]["Arguments"]["StoppingCondition"] = {"MaxRuntimeInSeconds": 1}
+    record = run_definition(definition, settings, progress=False)
+    assert record["PipelineExecutionStatus"] == "Failed"
+    assert "MaxRuntimeExceeded: the job ran longer than its MaxRuntimeInSeconds (1 s)" in record["Steps"][0]["FailureReason"]
+
+
+def test_retry_policies_retry_internal_errors_only(settings, monkeypatch):
+    image = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
+    definition = _sleepers(["Flaky"], seconds=0)
+    definition["Steps"][0]["Arguments"]["AppSpecification"]["ImageUri"] = image
+    definition["Steps"][0]["RetryPolicies"] = [{"ExceptionType": ["SageMaker.JOB_INTERNAL_ERROR"], "IntervalSeconds": 1, "BackoffRate": 1.0, "MaxAttempts": 2}]
+    calls = []
+    def build(env, requirements="", root=None, say=print):
+        calls.append(env.name)
+        if len(calls) == 1: raise WorkbookError("could not build the environment of sklearn-1.4-2: network down")
+        return Path(sys.executable)
+    monkeypatch.setattr(engine, "build_environment", build)
+    record = run_definition(definition, settings, progress=False)
+    assert record["PipelineExecutionStatus"] == "Succeeded", format_execution_table(record)
+    assert calls == ["sklearn-1.4-2", "sklearn-1.4-2"] and record["Steps"][0]["AttemptCount"] == 2
+    calls.clear()
+    definition["Steps"][0]["RetryPolicies"][0]["MaxAttempts"] = 0
+    failed = run_definition(definition, settings, progress=False)
+    assert failed["Steps"][0]["FailureReason"].startswith("InternalServerError: could not build") and calls == ["sklearn-1.4-2"]

@@ -19,6 +19,7 @@ import threading
 import time
 import traceback
 import uuid
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -30,10 +31,11 @@ from .images import build_environment, check_images, image_environment, image_ov
 from .jobs import run_processing_job, run_training_job, sagemaker_arn, stop_all_jobs, utc_now
 
 # %% auto #0
-__all__ = ['SUPPORTED_STEP_TYPES', 'DEFINITION_VERSIONS', 'FUNCTIONS', 'PlannedStep', 'referenced_steps', 'plan_steps',
-           'resolve_parameters', 'Scope', 'lookup', 'resolve', 'evaluate_condition', 'parse_duration', 'cache_key',
-           'write_json_atomic', 'executions_dir', 'list_executions', 'describe_execution', 'format_execution_table',
-           'format_executions_list', 'job_name', 'StepResult', 'definition_problems', 'run_definition']
+__all__ = ['SUPPORTED_STEP_TYPES', 'RETRY_TYPES', 'DEFINITION_VERSIONS', 'FUNCTIONS', 'PlannedStep', 'referenced_steps',
+           'plan_steps', 'resolve_parameters', 'Scope', 'lookup', 'resolve', 'evaluate_condition', 'parse_duration',
+           'cache_key', 'write_json_atomic', 'executions_dir', 'list_executions', 'describe_execution',
+           'format_execution_table', 'format_executions_list', 'job_name', 'StepResult', 'InternalError', 'retry_delay',
+           'definition_problems', 'run_definition']
 
 # %% ../../../nbs/91_local_engine.ipynb #b2c7fde4
 SUPPORTED_STEP_TYPES = ("Processing", "Training", "Tuning", "RegisterModel", "Condition", "Fail")
@@ -417,6 +419,7 @@ class StepResult:
     request: dict | None = None  # the resolved request
     cache_key: str | None = None
     cache_hit: str | None = None  # the execution ARN whose result was reused
+    fault: str | None = None  # the RetryPolicies exception type of a failure that is not the job's own (None: no retry)
 
 # %% ../../../nbs/91_local_engine.ipynb #a6406830
 class _Execution:
@@ -425,6 +428,7 @@ class _Execution:
         self.settings, self.pipeline, self.record, self.plan, self.show = settings, pipeline, record, plan, progress
         self.id = record["PipelineExecutionId"]
         self.image_overrides = image_overrides(settings.image_environments)  # images mapped by the settings
+        self.lock, self.stopping = threading.RLock(), False  # steps run in threads; set when the engine is interrupted
         self.dir = executions_dir(settings) / pipeline / self.id
         self.t0, self.width = time.monotonic(), max([len(n) for n in plan] + [10])
         self.scope = Scope(dict(record["Parameters"]), {
@@ -438,8 +442,9 @@ class _Execution:
 
     def save(self):
         "Write the execution record."
-        self.record["LastModifiedTime"] = utc_now()
-        write_json_atomic(self.dir / "execution.json", {k: v for k, v in self.record.items() if k != "ExecutionDir"})
+        with self.lock:
+            self.record["LastModifiedTime"] = utc_now()
+            write_json_atomic(self.dir / "execution.json", {k: v for k, v in self.record.items() if k != "ExecutionDir"})
 
 # %% ../../../nbs/91_local_engine.ipynb #1a67d456
 @contextmanager
@@ -479,12 +484,16 @@ def _find_cache_hit(ex: _Execution, name: str, key: str, expire_after: str | Non
     return None
 
 # %% ../../../nbs/91_local_engine.ipynb #b99c24ff
+class InternalError(WorkbookError):
+    "A failure of the local stand-in for SageMaker's own infrastructure, not of the job: `SageMaker.JOB_INTERNAL_ERROR`."
+
 def _job_python(ex: _Execution, step: str, request: dict) -> Path | None:
     "The Python of the environment of the image a job request names, built on first use (None: the workbook's own)."
     uri = (request.get("AppSpecification") or {}).get("ImageUri") or (request.get("AlgorithmSpecification") or {}).get("TrainingImage")
     env = image_environment(uri, ex.image_overrides)
     if env is None: return None
-    return build_environment(env, shipped_requirements(request, ex.settings), say=lambda text: ex.say(step, text))
+    try: return build_environment(env, shipped_requirements(request, ex.settings), say=lambda text: ex.say(step, text))
+    except WorkbookError as e: raise InternalError(str(e)) from None
 
 def _run_job_step(ex: _Execution, ps: PlannedStep, attempt: int) -> StepResult:
     "Run a Processing, Training or Tuning step (or reuse a cached run)."
@@ -503,6 +512,7 @@ def _run_job_step(ex: _Execution, ps: PlannedStep, attempt: int) -> StepResult:
         name = req["TrainingJobName"]
         result.logs.append(str(logs / f"{name}.log"))
         try: python = _job_python(ex, ps.name, req)
+        except InternalError as e: return {"TrainingJobName": name, "TrainingJobStatus": "Failed", "FailureReason": f"InternalServerError: {e}"}
         except WorkbookError as e: return {"TrainingJobName": name, "TrainingJobStatus": "Failed", "FailureReason": f"ClientError: {e}"}
         return run_training_job(req, ex.settings, jobs / name, logs / f"{name}.log", python=python)
     result = StepResult("Failed", request=request, cache_key=key)
@@ -511,8 +521,12 @@ def _run_job_step(ex: _Execution, ps: PlannedStep, attempt: int) -> StepResult:
             name = request[name_field]
             result.logs.append(str(logs / f"{name}.log"))
             try: response = run_processing_job(request, ex.settings, jobs / name, logs / f"{name}.log", python=_job_python(ex, ps.name, request))
+            except InternalError as e:
+                response, result.fault = {name_field: name, status_field: "Failed", "FailureReason": f"InternalServerError: {e}"}, "SageMaker.JOB_INTERNAL_ERROR"
             except WorkbookError as e: response = {name_field: name, status_field: "Failed", "FailureReason": f"ClientError: {e}"}
-        elif ps.type == "Training": response = train(request)
+        elif ps.type == "Training":
+            response = train(request)
+            if response.get("FailureReason", "").startswith("InternalServerError"): result.fault = "SageMaker.JOB_INTERNAL_ERROR"
         else:
             response = ex.tuner(request, run_training_job=train)
     result.properties = response
@@ -552,7 +566,7 @@ def _run_step(ex: _Execution, ps: PlannedStep, attempt: int) -> StepResult:
     "Run one step of the execution and record it."
     entry = {"StepName": ps.name, "StepType": ps.type, "StepStatus": "Executing", "StartTime": utc_now(), "AttemptCount": attempt,
              "Metadata": {}}
-    ex.record["Steps"] = [s for s in ex.record["Steps"] if s["StepName"] != ps.name] + [entry]
+    with ex.lock: ex.record["Steps"] = [s for s in ex.record["Steps"] if s["StepName"] != ps.name] + [entry]
     ex.save()
     ex.say(ps.name, f"Executing ({ps.type})" + (f", attempt {attempt}" if attempt > 1 else ""))
     try: result = _RUNNERS[ps.type](ex, ps, attempt)
@@ -561,11 +575,16 @@ def _run_step(ex: _Execution, ps: PlannedStep, attempt: int) -> StepResult:
         log = ex.dir / "logs" / f"{ps.name}-error.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text(traceback.format_exc())
-        result = StepResult("Failed", failure=f"{type(e).__name__}: {e} (traceback in {log})", logs=[str(log)])
+        result = StepResult("Failed", failure=f"{type(e).__name__}: {e} (traceback in {log})", logs=[str(log)], fault="Step.SERVICE_FAULT")
     except BaseException:
         entry.update(StepStatus="Stopped", EndTime=utc_now(), FailureReason="stopped: the engine was interrupted")
         ex.say(ps.name, "Stopped")
         raise
+    if ex.stopping and result.status != "Succeeded":  # its job was stopped because the engine was interrupted
+        entry.update(StepStatus="Stopped", EndTime=utc_now(), FailureReason="stopped: the engine was interrupted")
+        ex.save()
+        ex.say(ps.name, "Stopped")
+        return result
     entry.update(StepStatus=result.status, EndTime=utc_now(), Metadata=result.metadata, Logs=result.logs)
     if result.cache_key: entry["CacheKey"] = result.cache_key
     if result.cache_hit: entry["CacheHitResult"] = {"SourcePipelineExecutionArn": result.cache_hit}
@@ -582,36 +601,81 @@ def _run_step(ex: _Execution, ps: PlannedStep, attempt: int) -> StepResult:
     return result
 
 # %% ../../../nbs/91_local_engine.ipynb #245c2d00
-def _schedule(ex: _Execution, done: dict, attempts: dict) -> str | None:
-    "Run the remaining steps; return the failure reason of the execution, or None."
+RETRY_TYPES = ("Step.SERVICE_FAULT", "Step.THROTTLING", "SageMaker.JOB_INTERNAL_ERROR", "SageMaker.CAPACITY_ERROR", "SageMaker.RESOURCE_LIMIT")
+
+def retry_delay(policies: list[dict],  # the step's `RetryPolicies`
+                fault: str | None,  # the exception type of the failed attempt (None: the job's own failure)
+                retry: int,  # the number of the retry about to happen (1 for the first)
+                elapsed: float) -> float | None:  # seconds since the first attempt started
+    "Seconds to wait before that retry, or None when no policy retries it (SageMaker's interval, backoff and limits)."
+    for p in policies if fault else []:
+        if fault not in p.get("ExceptionType", []): continue
+        if "MaxAttempts" not in p and "ExpireAfterMin" not in p: return None
+        if "MaxAttempts" in p and retry > int(p["MaxAttempts"]): return None
+        if "ExpireAfterMin" in p and elapsed > 60 * float(p["ExpireAfterMin"]): return None
+        return float(p.get("IntervalSeconds", 1)) * float(p.get("BackoffRate", 2.0)) ** (retry - 1)
+    return None
+
+def _run_with_retries(ex: _Execution, ps: PlannedStep, attempt: int) -> StepResult:
+    "Run a step, retrying it as its `RetryPolicies` say."
+    started, retry = time.monotonic(), 0
     while True:
-        progressed = False
+        result = _run_step(ex, ps, attempt + retry)
+        policies = ps.step.get("RetryPolicies") or []
+        delay = None if result.status == "Succeeded" or ex.stopping else retry_delay(policies, result.fault, retry + 1, time.monotonic() - started)
+        if delay is None: return result
+        retry += 1
+        ex.say(ps.name, f"{result.fault}: retry {retry} in {delay:g} s")
+        time.sleep(delay)
+
+def _startable(ex: _Execution, done: dict, busy: set) -> list[PlannedStep]:
+    "Steps whose dependencies have succeeded; steps that can no longer run are marked NotRun on the way."
+    ready, changed = [], True
+    while changed:
+        changed = False
         for name, ps in ex.plan.items():
-            if name in done: continue
+            if name in done or name in busy or ps in ready: continue
             if ps.branch:
                 cond, want = ps.branch
                 if cond not in done: continue
                 if done[cond] != "Succeeded" or ex.scope.properties[cond]["Outcome"] != str(want):
-                    done[name] = "NotRun"; progressed = True
+                    done[name], changed = "NotRun", True
                     if done[cond] == "Succeeded": ex.say(name, f"not run: condition {cond} is {not want}")
                     continue
             if any(d not in done for d in ps.depends_on): continue
-            if any(done[d] != "Succeeded" for d in ps.depends_on):
-                done[name] = "NotRun"; progressed = True
-                continue
-            result = _run_step(ex, ps, attempts.get(name, 0) + 1)
-            done[name], progressed = result.status, True
-            if result.status != "Succeeded":
-                return result.failure if ps.type == "Fail" else f"step {name} failed: {result.failure}"
-            ex.scope.properties[name] = result.properties
-        if not progressed: return None
+            if any(done[d] != "Succeeded" for d in ps.depends_on): done[name], changed = "NotRun", True
+            else: ready.append(ps)
+    return ready
+
+def _schedule(ex: _Execution, done: dict, attempts: dict, max_parallel: int = 1) -> str | None:
+    "Run the remaining steps, up to `max_parallel` at once; return the failure reason of the execution, or None."
+    running, failure = {}, None
+    with ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="step") as pool:
+        try:
+            while True:
+                if failure is None:  # after a failure no new step starts; the running ones finish
+                    for ps in _startable(ex, done, set(running.values()))[:max_parallel - len(running)]:
+                        running[pool.submit(_run_with_retries, ex, ps, attempts.get(ps.name, 0) + 1)] = ps.name
+                if not running: return failure
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    name = running.pop(future)
+                    result = future.result()
+                    done[name] = result.status
+                    if result.status == "Succeeded": ex.scope.properties[name] = result.properties
+                    elif failure is None: failure = result.failure if ex.plan[name].type == "Fail" else f"step {name} failed: {result.failure}"
+        except BaseException:  # interrupted: stop the running jobs; their steps record Stopped before the pool closes
+            ex.stopping = True
+            stop_all_jobs()
+            raise
 
 # %% ../../../nbs/91_local_engine.ipynb #39adea7f
 @contextmanager
-def _interrupt_on_signals():
+def _interrupt_on_signals(on_signal: Callable[[], None] = lambda: None):
     "Inside the block, SIGINT, SIGTERM and SIGHUP stop all jobs and raise KeyboardInterrupt (main thread only)."
     if threading.current_thread() is not threading.main_thread(): yield; return
     def handler(signum, frame):
+        on_signal()
         stop_all_jobs()
         raise KeyboardInterrupt(f"signal {signum}")
     sigs = [getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n)]
@@ -673,6 +737,8 @@ def definition_problems(definition: dict,  # the pipeline definition
     out += [f"function {f!r}: the local engine evaluates {', '.join(FUNCTIONS)}" for f in sorted(_functions(definition) - set(FUNCTIONS))]
     for s in steps:
         name, kind, args = s["Name"], s["Type"], s.get("Arguments") or {}
+        for policy in s.get("RetryPolicies") or []:
+            out += [f"step {name!r}: retry exception type {t!r} is unknown ({', '.join(RETRY_TYPES)})" for t in policy.get("ExceptionType", []) if t not in RETRY_TYPES]
         if kind == "Tuning" and tuner is None: out.append(f"step {name!r} is a Tuning step: run_definition needs a tuner (tuner=...)")
         if kind == "RegisterModel" and registry is None: out.append(f"step {name!r} is a RegisterModel step: run_definition needs a registry (registry=...)")
         jobs = [args] if kind in ("Processing", "Training") else [args.get("TrainingJobDefinition"), *(args.get("TrainingJobDefinitions") or [])] if kind == "Tuning" else []
@@ -692,7 +758,8 @@ def run_definition(definition: dict,  # the pipeline definition (`json.loads(pip
                    progress: bool = True,  # print step state changes and the summary table
                    pipeline_name: str | None = None,  # default `settings.pipeline_name`
                    tuner: Callable | None = None,  # runs a Tuning step's request: `(request, run_training_job=...) -> Describe`
-                   registry: Callable | None = None) -> dict:  # runs a RegisterModel step's request: `(request, settings) -> Describe`
+                   registry: Callable | None = None,  # runs a RegisterModel step's request: `(request, settings) -> Describe`
+                   max_parallel: int | None = None) -> dict:  # steps running at once (default: the machine's cores)
     "Execute a pipeline definition locally; return the execution record."
     pipeline = pipeline_name or settings.pipeline_name
     plan = plan_steps(definition)
@@ -728,7 +795,8 @@ def run_definition(definition: dict,  # the pipeline definition (`json.loads(pip
         ex.say(st["StepName"], "Succeeded earlier in this execution: reused")
     ex.save()
     try:
-        with _interrupt_on_signals(): failure = _schedule(ex, done, attempts)
+        with _interrupt_on_signals(on_signal=lambda: setattr(ex, "stopping", True)):
+            failure = _schedule(ex, done, attempts, max(1, max_parallel or os.cpu_count() or 1))
     except BaseException as e:
         record.update(PipelineExecutionStatus="Stopped", EndTime=utc_now(),
                       FailureReason=f"stopped: {(str(e) or 'interrupted') if isinstance(e, KeyboardInterrupt) else type(e).__name__ + ': ' + str(e)}")
