@@ -77,7 +77,7 @@ SCRIPTS = {
         time.sleep(float(os.environ["SECONDS"]))
     """,
 }
-BUCKET = "b"
+BUCKET = "bkt"
 
 
 @pytest.fixture
@@ -242,7 +242,7 @@ def test_failed_step_then_resume(settings):
     failed = run_definition(definition, settings, execution_id="first-try", progress=False)
     assert failed["PipelineExecutionStatus"] == "Failed"
     assert _steps(failed) == [("Prep", "Succeeded"), ("Again", "Failed")]
-    assert 'No S3 objects found under S3 URL "s3://b/later"' in failed["Steps"][1]["FailureReason"]
+    assert 'No S3 objects found under S3 URL "s3://bkt/later"' in failed["Steps"][1]["FailureReason"]
     assert failed["FailureReason"].startswith("step Again failed: ClientError: No S3 objects found")
     prep_started = failed["Steps"][0]["StartTime"]
 
@@ -428,3 +428,20 @@ def test_retry_policies_retry_internal_errors_only(settings, monkeypatch):
     definition["Steps"][0]["RetryPolicies"][0]["MaxAttempts"] = 0
     failed = run_definition(definition, settings, progress=False)
     assert failed["Steps"][0]["FailureReason"].startswith("InternalServerError: could not build") and calls == ["sklearn-1.4-2"]
+
+
+def test_resume_keeps_the_original_definition_and_parameters(settings, capsys):
+    raw = _input("raw", {"Get": "Parameters.Source"}, "/opt/ml/processing/input")
+    definition = {"Parameters": [{"Name": "Source", "Type": "String", "DefaultValue": f"s3://{BUCKET}/none"}], "Steps": [
+        processing_step("Prep", "prep", inputs=[raw], outputs=["train"]),
+        {"Name": "Stop", "Type": "Fail", "DependsOn": ["Prep"], "Arguments": {"ErrorMessage": "first message"}}]}
+    failed = run_definition(definition, settings, {"Source": f"s3://{BUCKET}/raw"}, execution_id="with-params", progress=False)
+    assert failed["FailureReason"] == "first message"
+    changed = json.loads(json.dumps(definition))
+    changed["Steps"][1]["Arguments"]["ErrorMessage"] = "second message"
+    resumed = run_definition(changed, settings, {}, resume="with-params")  # `workbook run --resume ID` names no parameter
+    assert resumed["FailureReason"] == "first message"  # SageMaker retries an execution with the definition it started with
+    assert "the pipeline definition changed since execution with-params started" in capsys.readouterr().out
+    assert resumed["Parameters"]["Source"] == f"s3://{BUCKET}/raw"
+    stored = json.loads((Path(resumed["ExecutionDir"]) / "definition.json").read_text())
+    assert stored["Steps"][1]["Arguments"]["ErrorMessage"] == "first message"

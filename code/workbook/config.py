@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sys
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -138,11 +139,15 @@ def load_settings(env: dict | None = None, **overrides) -> Settings:
     return s
 
 # %% ../../nbs/00_config.ipynb #047b13d3
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")  # S3's bucket naming rules
+
 def s3_to_local(uri: str, settings: Settings | None = None) -> Path:
     "The local-store path that stands in for the S3 URI `uri`."
     settings = settings or load_settings()
     u = urlparse(uri)
     if u.scheme != "s3" or not u.netloc: raise ValueError(f"not an S3 URI: {uri!r} (expected s3://bucket/key)")
+    if not _BUCKET.fullmatch(u.netloc) or ".." in u.netloc:
+        raise ValueError(f"{u.netloc!r} is not an S3 bucket name (3-63 lower-case letters, digits, '.' and '-'): {uri!r}")
     key = u.path.lstrip("/")
     if any(part == ".." for part in key.split("/")): raise ValueError(f"S3 key must not contain '..': {uri!r}")
     return settings.s3_root / u.netloc / key

@@ -762,23 +762,29 @@ def run_definition(definition: dict,  # the pipeline definition (`json.loads(pip
                    max_parallel: int | None = None) -> dict:  # steps running at once (default: the machine's cores)
     "Execute a pipeline definition locally; return the execution record."
     pipeline = pipeline_name or settings.pipeline_name
-    plan = plan_steps(definition)
     done, attempts = {}, {}
     if resume:
         record = describe_execution(settings, resume)
         if record["PipelineExecutionStatus"] == "Executing": raise WorkbookError(f"execution {resume} is still running (process {record.get('EnginePid')})")
         if record["PipelineName"] != pipeline: raise WorkbookError(f"execution {resume} belongs to pipeline {record['PipelineName']!r}, not {pipeline!r}")
-        if parameters is not None and resolve_parameters(definition, parameters) != resolve_parameters(definition, record["Parameters"]):
+        stored = executions_dir(settings) / pipeline / resume / "definition.json"
+        original = json.loads(stored.read_text()) if stored.exists() else definition
+        if original != definition and progress:  # as SageMaker retries an execution: with the definition it started with
+            print(f"note: the pipeline definition changed since execution {resume} started; it resumes with its original definition", flush=True)
+        definition = original
+        if parameters and resolve_parameters(definition, parameters) != resolve_parameters(definition, record["Parameters"]):
             raise WorkbookError(f"execution {resume} ran with parameters {record['Parameters']}; a resumed execution keeps them")
         record["Parameters"] = resolve_parameters(definition, record["Parameters"])
         attempts = {s["StepName"]: s.get("AttemptCount", 1) for s in record["Steps"]}
-        record["Steps"] = [s for s in record["Steps"] if s["StepStatus"] == "Succeeded" and s["StepName"] in plan]
+        record["Steps"] = [s for s in record["Steps"] if s["StepStatus"] == "Succeeded"]
         record.update(PipelineExecutionStatus="Executing", EndTime=None, FailureReason=None)
     else:
         execution_id = execution_id or uuid.uuid4().hex[:12]
         if not _ID.fullmatch(execution_id): raise WorkbookError(f"{execution_id!r} is not a valid execution id (letters, digits, '-')")
         if list(executions_dir(settings).glob(f"*/{execution_id}/execution.json")): raise WorkbookError(f"execution {execution_id} exists already")
         record = _new_record(settings, pipeline, execution_id, resolve_parameters(definition, parameters))
+    plan = plan_steps(definition)
+    if resume: record["Steps"] = [s for s in record["Steps"] if s["StepName"] in plan]
     steps = [ps.step for ps in plan.values()]
     if problems := definition_problems(definition, steps, record["Parameters"], tuner, registry): raise WorkbookError("\n".join(problems))
     check_images(steps, record["Parameters"], image_overrides(settings.image_environments))  # before any step
