@@ -3,6 +3,7 @@ import http.client
 import os
 import subprocess
 import sys
+from pathlib import Path
 from urllib.parse import urlparse
 
 import boto3
@@ -146,3 +147,51 @@ def test_environment_restored(store, monkeypatch):
         assert "AWS_PROFILE" not in os.environ
     assert os.environ["AWS_PROFILE"] == "someone"
     assert "AWS_ENDPOINT_URL" not in os.environ
+
+
+FOREIGN = '''
+import boto3
+import sagemaker
+from sagemaker.processing import ProcessingInput
+from sagemaker.sklearn.processing import SKLearnProcessor
+from sagemaker.workflow.parameters import ParameterString
+from sagemaker.workflow.pipeline import Pipeline
+from sagemaker.workflow.pipeline_context import PipelineSession
+from sagemaker.workflow.steps import ProcessingStep
+
+
+def get_pipeline(region, role=None, default_bucket=None, pipeline_name="ForeignPipeline"):
+    boto_session = boto3.Session(region_name=region)
+    session = PipelineSession(boto_session=boto_session, sagemaker_client=boto_session.client("sagemaker"),
+                              default_bucket=default_bucket)
+    role = role or sagemaker.session.get_execution_role(session)
+    input_data = ParameterString("InputDataUrl", default_value=f"s3://seed-{region}/dataset/abalone.csv")
+    processor = SKLearnProcessor(framework_version="1.2-1", role=role, instance_type="ml.m5.xlarge",
+                                 instance_count=1, sagemaker_session=session)
+    args = processor.run(code=__file__.replace("pipeline.py", "preprocess.py"),
+                         inputs=[ProcessingInput(source=input_data, destination="/opt/ml/processing/input")])
+    return Pipeline(name=pipeline_name, parameters=[input_data],
+                    steps=[ProcessingStep(name="Preprocess", step_args=args)], sagemaker_session=session)
+'''
+
+
+def test_run_pipeline_builds_a_foreign_module_without_credentials(store, tmp_path):
+    package = tmp_path / "project" / "pipelines" / "abalone"
+    package.mkdir(parents=True)
+    (package.parent / "__init__.py").write_text("")
+    (package / "__init__.py").write_text("")
+    (package / "pipeline.py").write_text(FOREIGN)
+    (package / "preprocess.py").write_text("print('preprocess')\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(PYTHONPATH=str(tmp_path / "project"), WORKBOOK_TARGET="local", HOME=str(tmp_path))
+    args = ["-n", "pipelines.abalone.pipeline", "-role-arn", "arn:aws:iam::123456789012:role/x",
+            "-kwargs", '{"region": "us-east-1", "role": "arn:aws:iam::123456789012:role/x"}']
+    r = subprocess.run([str(Path(sys.executable).parent / "run-pipeline"), *args], env=env, capture_output=True,
+                       text=True, timeout=300)
+    wanted = (f"error: input s3://seed-us-east-1/dataset/abalone.csv is missing: "
+              f"put the file at {store / 's3' / 'seed-us-east-1' / 'dataset' / 'abalone.csv'}")
+    assert (r.returncode, r.stderr.strip().splitlines()[-1]) == (1, wanted), r.stderr
+    assert "Traceback" not in r.stderr
+    uploaded = list((store / "s3" / "sagemaker-us-east-1-123456789012").rglob("preprocess.py"))
+    assert [p.read_text() for p in uploaded] == ["print('preprocess')\n"]
+    assert not (store / "s3" / "seed-us-east-1").exists()
