@@ -46,7 +46,7 @@ from sagemaker.workflow.pipeline_definition_config import PipelineDefinitionConf
 from sagemaker.workflow.properties import PropertyFile
 from sagemaker.workflow.steps import CacheConfig, ProcessingStep, TrainingStep, TuningStep
 
-from .config import IMAGES_DIR, ROOT, SKLEARN_VERSION, TENSORFLOW_VERSION, Settings, WorkbookError, load_settings, s3_to_local
+from .config import IMAGES_DIR, ROOT, SKLEARN_VERSION, TENSORFLOW_VERSION, Settings, WorkbookError, is_s3, load_settings, s3_to_local
 from .evaluation import ACCURACY_JSON_PATH, EVALUATION_FILE, gate_message_parts
 from .preprocessing import BASELINE_OUTPUT, SPLITS, TRANSFORMER_OUTPUT
 from .tracking import tracking_environment
@@ -555,10 +555,15 @@ def _run_parser() -> argparse.ArgumentParser:
     p.add_argument("-description", "--description", dest="description", default=None, help="pipeline description")
     return p
 
-def _stage_input(definition: dict, settings: Settings):
-    "Copy the bundled data to the default InputDataUrl (local store or S3) unless something is there."
+def _stage_input(definition: dict, settings: Settings, bundled: bool = True):
+    "Copy the bundled data to the default InputDataUrl unless something is there; another pipeline's must be there."
     from workbook.config import DATA_FILE
-    url = next(p["DefaultValue"] for p in definition["Parameters"] if p["Name"] == "InputDataUrl")
+    url = next((p.get("DefaultValue") for p in definition["Parameters"] if p["Name"] == "InputDataUrl"), None)
+    if not url or not is_s3(url): return
+    if not bundled:
+        if settings.target == "local" and not s3_to_local(url, settings).exists():
+            raise WorkbookError(f"input {url} is missing: put the file at {s3_to_local(url, settings)}")
+        return
     if settings.target == "sagemaker":
         import awswrangler as wr
         if not wr.s3.does_object_exist(url): wr.s3.upload(str(DATA_FILE), url)
@@ -579,12 +584,13 @@ def run_pipeline(pipeline: Pipeline, # the pipeline to run (`get_pipeline(...)`)
                  role_arn: str | None = None, # sagemaker target: role SageMaker Pipelines assumes (default `settings.role`)
                  description: str | None = None, # sagemaker target: pipeline description
                  tags: list | None = None, # sagemaker target: tags of the pipeline
+                 bundled_data: bool = True, # stage the bundled penguins data at `InputDataUrl` if it is missing
                 ) -> int:
     "Run `pipeline` on the local engine (drawing its graph into images/), or upsert and start it on SageMaker Pipelines; 0 if the execution succeeded."
     if settings.target == "local":
         run_definition = _local_engine()
         definition = json.loads(pipeline.definition())
-        _stage_input(definition, settings)
+        _stage_input(definition, settings, bundled_data)
         draw_pipeline_graph(definition, IMAGES_DIR / "pipeline.png")
         from workbook.registry import register_model_package
         from workbook.tuning import run_tuning_job
@@ -596,7 +602,7 @@ def run_pipeline(pipeline: Pipeline, # the pipeline to run (`get_pipeline(...)`)
         print("###### Creating/updating a SageMaker Pipeline with the following definition:")
         definition = json.loads(pipeline.definition())
         print(json.dumps(definition, indent=2, sort_keys=True))
-        _stage_input(definition, settings)
+        _stage_input(definition, settings, bundled_data)
         response = pipeline.upsert(role_arn=role_arn or settings.role, description=description, tags=tags)
     print("\n###### Created/Updated SageMaker Pipeline: Response received:")
     print(response)
@@ -608,6 +614,12 @@ def run_pipeline(pipeline: Pipeline, # the pipeline to run (`get_pipeline(...)`)
     print(execution.list_steps())
     return 0 if execution.describe().get("PipelineExecutionStatus") == "Succeeded" else 1
 
+def _local_aws_for(module_name: str, settings: Settings):
+    "Local target, another pipeline module: the local AWS endpoint, so the module's own boto3 sessions work."
+    if settings.target != "local" or module_name == "workbook.pipeline": return contextlib.nullcontext()
+    from workbook.local.aws import local_aws
+    return local_aws(settings)
+
 def run_pipeline_main(argv: list[str] | None = None, # command-line arguments, default `sys.argv[1:]`
                      ) -> int:
     "Console script `run-pipeline`: build the pipeline and run it on SageMaker, or on the local engine when the target is local."
@@ -618,8 +630,11 @@ def run_pipeline_main(argv: list[str] | None = None, # command-line arguments, d
         if settings.target == "sagemaker" and not args.role_arn:
             parser.print_help(); raise SystemExit(2)
         if settings.target == "local": _local_engine()
-        pipeline = get_pipeline_driver(args.module_name, args.kwargs)
-        code = run_pipeline(pipeline, settings, role_arn=args.role_arn, description=args.description, tags=convert_struct(args.tags))
+        own = args.module_name == "workbook.pipeline"
+        with _local_aws_for(args.module_name, settings):
+            pipeline = get_pipeline_driver(args.module_name, args.kwargs)
+            code = run_pipeline(pipeline, settings, role_arn=args.role_arn, description=args.description,
+                                tags=convert_struct(args.tags), bundled_data=own)
     except Exception as e:  # the template's contract: any error is one message and exit code 1
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(1) from None
