@@ -195,3 +195,37 @@ def test_run_pipeline_builds_a_foreign_module_without_credentials(store, tmp_pat
     uploaded = list((store / "s3" / "sagemaker-us-east-1-123456789012").rglob("preprocess.py"))
     assert [p.read_text() for p in uploaded] == ["print('preprocess')\n"]
     assert not (store / "s3" / "seed-us-east-1").exists()
+
+
+STEP_THAT_DOWNLOADS = """
+import os, boto3, pathlib
+base = pathlib.Path(os.environ["SAGEMAKER_BASE_DIR"]) / "processing"
+boto3.resource("s3").Bucket("penguins-workbook").download_file("raw/penguins.csv", str(base / "data.csv"))
+rows = len((base / "data.csv").read_text().splitlines())
+(base / "out" / "rows.txt").write_text(str(rows))
+"""
+
+
+def test_step_code_calls_s3_through_the_engine(aws, tmp_path):
+    "A job whose script downloads its input with boto3 itself (as the template's preprocess.py) reads the store."
+    from workbook.local.engine import run_definition
+    from workbook.local.jobs import pack_folder, runproc_script
+    server, root = aws
+    settings = load_settings(image_environments="script-image=workbook")
+    (root / BUCKET / "raw").mkdir(parents=True)
+    (root / BUCKET / "raw" / "penguins.csv").write_text("a\nb\nc\n")
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "step.py").write_text(STEP_THAT_DOWNLOADS)
+    pack_folder(code, root / BUCKET / "code" / "sourcedir.tar.gz")
+    (root / BUCKET / "code" / "runproc.sh").write_text(runproc_script("step.py"))
+    def inp(name, uri, path): return {"InputName": name, "S3Input": {"S3Uri": uri, "LocalPath": path, "S3DataType": "S3Prefix"}}
+    step = {"Name": "Download", "Type": "Processing", "Arguments": {
+        "AppSpecification": {"ImageUri": "script-image", "ContainerEntrypoint": ["/bin/bash", "/opt/ml/processing/input/entrypoint/runproc.sh"]},
+        "ProcessingResources": {"ClusterConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1}},
+        "ProcessingInputs": [inp("code", f"s3://{BUCKET}/code/sourcedir.tar.gz", "/opt/ml/processing/input/code"),
+                             inp("entrypoint", f"s3://{BUCKET}/code/runproc.sh", "/opt/ml/processing/input/entrypoint")],
+        "ProcessingOutputConfig": {"Outputs": [{"OutputName": "out", "S3Output": {"S3Uri": f"s3://{BUCKET}/out", "LocalPath": "/opt/ml/processing/out"}}]}}}
+    record = run_definition({"Version": "2020-12-01", "Steps": [step]}, settings, progress=False, job_variables=server.environment)
+    assert record["PipelineExecutionStatus"] == "Succeeded", record
+    assert (root / BUCKET / "out" / "rows.txt").read_text() == "3"

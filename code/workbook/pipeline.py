@@ -584,6 +584,7 @@ def run_pipeline(pipeline: Pipeline, # the pipeline to run (`get_pipeline(...)`)
                  role_arn: str | None = None, # sagemaker target: role SageMaker Pipelines assumes (default `settings.role`)
                  description: str | None = None, # sagemaker target: pipeline description
                  tags: list | None = None, # sagemaker target: tags of the pipeline
+                 job_variables: dict | None = None, # local target: variables every job gets (the local AWS endpoint)
                  bundled_data: bool = True, # stage the bundled penguins data at `InputDataUrl` if it is missing
                 ) -> int:
     "Run `pipeline` on the local engine (drawing its graph into images/), or upsert and start it on SageMaker Pipelines; 0 if the execution succeeded."
@@ -595,7 +596,7 @@ def run_pipeline(pipeline: Pipeline, # the pipeline to run (`get_pipeline(...)`)
         from workbook.registry import register_model_package
         from workbook.tuning import run_tuning_job
         record = run_definition(definition, settings, parameters, resume=resume, pipeline_name=pipeline.name,
-                                tuner=run_tuning_job, registry=register_model_package)
+                                tuner=run_tuning_job, registry=register_model_package, job_variables=job_variables)
         return 0 if record.get("PipelineExecutionStatus") == "Succeeded" else 1
     if resume: raise WorkbookError("--resume works on the local target; on SageMaker use `aws sagemaker retry-pipeline-execution`")
     with _building():
@@ -631,10 +632,10 @@ def run_pipeline_main(argv: list[str] | None = None, # command-line arguments, d
             parser.print_help(); raise SystemExit(2)
         if settings.target == "local": _local_engine()
         own = args.module_name == "workbook.pipeline"
-        with _local_aws_for(args.module_name, settings):
+        with _local_aws_for(args.module_name, settings) as aws:
             pipeline = get_pipeline_driver(args.module_name, args.kwargs)
             code = run_pipeline(pipeline, settings, role_arn=args.role_arn, description=args.description,
-                                tags=convert_struct(args.tags), bundled_data=own)
+                                tags=convert_struct(args.tags), bundled_data=own, job_variables=aws.environment if aws else None)
     except Exception as e:  # the template's contract: any error is one message and exit code 1
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(1) from None

@@ -495,6 +495,10 @@ def _job_python(ex: _Execution, step: str, request: dict) -> Path | None:
     try: return build_environment(env, shipped_requirements(request, ex.settings), say=lambda text: ex.say(step, text))
     except WorkbookError as e: raise InternalError(str(e)) from None
 
+def _with_variables(request: dict, variables: dict) -> dict:
+    "`request` whose job also gets `variables` (the request's own `Environment` wins)."
+    return {**request, "Environment": {**variables, **(request.get("Environment") or {})}} if variables else request
+
 def _run_job_step(ex: _Execution, ps: PlannedStep, attempt: int) -> StepResult:
     "Run a Processing, Training or Tuning step (or reuse a cached run)."
     name_field, max_len, arn_kind, meta_key, status_field = _JOBS[ps.type]
@@ -514,13 +518,14 @@ def _run_job_step(ex: _Execution, ps: PlannedStep, attempt: int) -> StepResult:
         try: python = _job_python(ex, ps.name, req)
         except InternalError as e: return {"TrainingJobName": name, "TrainingJobStatus": "Failed", "FailureReason": f"InternalServerError: {e}"}
         except WorkbookError as e: return {"TrainingJobName": name, "TrainingJobStatus": "Failed", "FailureReason": f"ClientError: {e}"}
-        return run_training_job(req, ex.settings, jobs / name, logs / f"{name}.log", python=python)
+        return run_training_job(_with_variables(req, ex.job_variables), ex.settings, jobs / name, logs / f"{name}.log", python=python)
     result = StepResult("Failed", request=request, cache_key=key)
     with _heartbeat(ex, ps.name):
         if ps.type == "Processing":
             name = request[name_field]
             result.logs.append(str(logs / f"{name}.log"))
-            try: response = run_processing_job(request, ex.settings, jobs / name, logs / f"{name}.log", python=_job_python(ex, ps.name, request))
+            try: response = run_processing_job(_with_variables(request, ex.job_variables), ex.settings, jobs / name, logs / f"{name}.log",
+                                               python=_job_python(ex, ps.name, request))
             except InternalError as e:
                 response, result.fault = {name_field: name, status_field: "Failed", "FailureReason": f"InternalServerError: {e}"}, "SageMaker.JOB_INTERNAL_ERROR"
             except WorkbookError as e: response = {name_field: name, status_field: "Failed", "FailureReason": f"ClientError: {e}"}
@@ -759,7 +764,8 @@ def run_definition(definition: dict,  # the pipeline definition (`json.loads(pip
                    pipeline_name: str | None = None,  # default `settings.pipeline_name`
                    tuner: Callable | None = None,  # runs a Tuning step's request: `(request, run_training_job=...) -> Describe`
                    registry: Callable | None = None,  # runs a RegisterModel step's request: `(request, settings) -> Describe`
-                   max_parallel: int | None = None) -> dict:  # steps running at once (default: the machine's cores)
+                   max_parallel: int | None = None,  # steps running at once (default: the machine's cores)
+                   job_variables: dict | None = None) -> dict:  # what every job's environment adds, as a container's credentials (the local AWS endpoint)
     "Execute a pipeline definition locally; return the execution record."
     pipeline = pipeline_name or settings.pipeline_name
     done, attempts = {}, {}
@@ -790,7 +796,7 @@ def run_definition(definition: dict,  # the pipeline definition (`json.loads(pip
     check_images(steps, record["Parameters"], image_overrides(settings.image_environments))  # before any step
     record["EnginePid"] = os.getpid()
     ex = _Execution(settings, pipeline, record, plan, progress)
-    ex.tuner, ex.registry = tuner, registry
+    ex.tuner, ex.registry, ex.job_variables = tuner, registry, dict(job_variables or {})
     write_json_atomic(ex.dir / "definition.json", definition)
     if progress: print(f"Execution {ex.id} of {pipeline}" + (" (resumed)" if resume else "") + f": {ex.dir}", flush=True)
     for st in record["Steps"]:
