@@ -445,3 +445,26 @@ def test_resume_keeps_the_original_definition_and_parameters(settings, capsys):
     assert resumed["Parameters"]["Source"] == f"s3://{BUCKET}/raw"
     stored = json.loads((Path(resumed["ExecutionDir"]) / "definition.json").read_text())
     assert stored["Steps"][1]["Arguments"]["ErrorMessage"] == "first message"
+
+
+def test_a_second_run_on_the_same_store_stops_with_one_line(settings, tmp_path):
+    hold = tmp_path / "hold"
+    hold.write_text("wait")
+    definition = {"Steps": [processing_step("Wait", "wait", outputs=["out"], env={"HOLD_FILE": str(hold)})]}
+    (tmp_path / "definition.json").write_text(json.dumps(definition))
+    proc = subprocess.Popen([sys.executable, "-c", ENGINE, str(settings.store), str(tmp_path / "definition.json")],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 30
+        while not (tmp_path / "job.pid").exists() and time.time() < deadline: time.sleep(0.1)
+        assert (tmp_path / "job.pid").exists(), "the first run's step did not start"
+        with pytest.raises(WorkbookError) as e:
+            run_definition(training_definition(), settings, progress=False)
+        assert str(e.value) == (f"the store {settings.store.resolve()} is in use by a running execution (process {proc.pid}): "
+                                "wait for it to finish, or set WORKBOOK_STORE to another folder")
+        assert [r["PipelineExecutionId"] for r in list_executions(settings)] == ["killed-run"]  # the second never started
+    finally:
+        hold.unlink()
+        proc.communicate(timeout=60)
+    assert describe_execution(settings, "killed-run")["PipelineExecutionStatus"] == "Succeeded"
+    assert run_definition(definition, settings, progress=False)["PipelineExecutionStatus"] == "Succeeded"  # free again

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-pipeline = pytest.importorskip("workbook.pipeline")
+from workbook import pipeline
 from workbook.config import load_settings, s3_to_local
 from workbook.registry import register_model_package
 from workbook.tuning import TUNING_SPEC, parameter_ranges, run_tuning_job

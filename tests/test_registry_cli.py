@@ -123,8 +123,6 @@ def test_in_a_fresh_process(registry_store, capsys):
 
 
 def test_through_the_workbook_command(registry_store):
-    from workbook.cli import COMMAND_MODULES
-    if "workbook.registry" not in COMMAND_MODULES: pytest.skip("workbook.cli does not load workbook.registry yet")
     register(10)
     r = run_cli("registry", "approve", "1", check=True)
     assert r.stdout == "penguins version 1: PendingManualApproval -> Approved\n"

@@ -35,7 +35,7 @@ __all__ = ['SUPPORTED_STEP_TYPES', 'RETRY_TYPES', 'DEFINITION_VERSIONS', 'FUNCTI
            'plan_steps', 'resolve_parameters', 'Scope', 'lookup', 'resolve', 'evaluate_condition', 'parse_duration',
            'cache_key', 'write_json_atomic', 'executions_dir', 'list_executions', 'describe_execution',
            'format_execution_table', 'format_executions_list', 'job_name', 'StepResult', 'InternalError', 'retry_delay',
-           'definition_problems', 'run_definition']
+           'definition_problems', 'store_run_lock', 'run_definition']
 
 # %% ../../../nbs/91_local_engine.ipynb #b2c7fde4
 SUPPORTED_STEP_TYPES = ("Processing", "Training", "Tuning", "RegisterModel", "Condition", "Fail")
@@ -754,6 +754,26 @@ def definition_problems(definition: dict,  # the pipeline definition
                 out.append(f"step {name!r}: condition type {t!r}: the local engine evaluates {', '.join(sorted(known))}")
     return out
 
+# %% ../../../nbs/91_local_engine.ipynb #e86a8c0c
+@contextmanager
+def store_run_lock(settings: Settings):
+    "Hold the store's run lock for the block; WorkbookError at once if another process holds it."
+    import fcntl
+    path = Path(settings.store) / ".run.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as f:
+        try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            raise WorkbookError(f"the store {Path(settings.store).resolve()} is in use by a running execution ({holder}): "
+                                "wait for it to finish, or set WORKBOOK_STORE to another folder") from None
+        f.seek(0); f.truncate(); f.write(f"process {os.getpid()}"); f.flush()
+        try: yield
+        finally:
+            f.seek(0); f.truncate(); f.flush()
+            fcntl.flock(f, fcntl.LOCK_UN)
+
 # %% ../../../nbs/91_local_engine.ipynb #5454457c
 def run_definition(definition: dict,  # the pipeline definition (`json.loads(pipeline.definition())`)
                    settings: Settings,
@@ -767,55 +787,56 @@ def run_definition(definition: dict,  # the pipeline definition (`json.loads(pip
                    max_parallel: int | None = None,  # steps running at once (default: the machine's cores)
                    job_variables: dict | None = None) -> dict:  # what every job's environment adds, as a container's credentials (the local AWS endpoint)
     "Execute a pipeline definition locally; return the execution record."
-    pipeline = pipeline_name or settings.pipeline_name
-    done, attempts = {}, {}
-    if resume:
-        record = describe_execution(settings, resume)
-        if record["PipelineExecutionStatus"] == "Executing": raise WorkbookError(f"execution {resume} is still running (process {record.get('EnginePid')})")
-        if record["PipelineName"] != pipeline: raise WorkbookError(f"execution {resume} belongs to pipeline {record['PipelineName']!r}, not {pipeline!r}")
-        stored = executions_dir(settings) / pipeline / resume / "definition.json"
-        original = json.loads(stored.read_text()) if stored.exists() else definition
-        if original != definition and progress:  # as SageMaker retries an execution: with the definition it started with
-            print(f"note: the pipeline definition changed since execution {resume} started; it resumes with its original definition", flush=True)
-        definition = original
-        if parameters and resolve_parameters(definition, parameters) != resolve_parameters(definition, record["Parameters"]):
-            raise WorkbookError(f"execution {resume} ran with parameters {record['Parameters']}; a resumed execution keeps them")
-        record["Parameters"] = resolve_parameters(definition, record["Parameters"])
-        attempts = {s["StepName"]: s.get("AttemptCount", 1) for s in record["Steps"]}
-        record["Steps"] = [s for s in record["Steps"] if s["StepStatus"] == "Succeeded"]
-        record.update(PipelineExecutionStatus="Executing", EndTime=None, FailureReason=None)
-    else:
-        execution_id = execution_id or uuid.uuid4().hex[:12]
-        if not _ID.fullmatch(execution_id): raise WorkbookError(f"{execution_id!r} is not a valid execution id (letters, digits, '-')")
-        if list(executions_dir(settings).glob(f"*/{execution_id}/execution.json")): raise WorkbookError(f"execution {execution_id} exists already")
-        record = _new_record(settings, pipeline, execution_id, resolve_parameters(definition, parameters))
-    plan = plan_steps(definition)
-    if resume: record["Steps"] = [s for s in record["Steps"] if s["StepName"] in plan]
-    steps = [ps.step for ps in plan.values()]
-    if problems := definition_problems(definition, steps, record["Parameters"], tuner, registry): raise WorkbookError("\n".join(problems))
-    check_images(steps, record["Parameters"], image_overrides(settings.image_environments))  # before any step
-    record["EnginePid"] = os.getpid()
-    ex = _Execution(settings, pipeline, record, plan, progress)
-    ex.tuner, ex.registry, ex.job_variables = tuner, registry, dict(job_variables or {})
-    write_json_atomic(ex.dir / "definition.json", definition)
-    if progress: print(f"Execution {ex.id} of {pipeline}" + (" (resumed)" if resume else "") + f": {ex.dir}", flush=True)
-    for st in record["Steps"]:
-        saved = ex.dir / "steps" / f"{st['StepName']}.json"
-        props = json.loads(saved.read_text())["Properties"] if saved.exists() else {}
-        if st.get("StepType") == "Condition" and not props: props = {"Outcome": st["Metadata"]["Condition"]["Outcome"]}
-        ex.scope.properties[st["StepName"]], done[st["StepName"]] = props, "Succeeded"
-        ex.say(st["StepName"], "Succeeded earlier in this execution: reused")
-    ex.save()
-    try:
-        with _interrupt_on_signals(on_signal=lambda: setattr(ex, "stopping", True)):
-            failure = _schedule(ex, done, attempts, max(1, max_parallel or os.cpu_count() or 1))
-    except BaseException as e:
-        record.update(PipelineExecutionStatus="Stopped", EndTime=utc_now(),
-                      FailureReason=f"stopped: {(str(e) or 'interrupted') if isinstance(e, KeyboardInterrupt) else type(e).__name__ + ': ' + str(e)}")
+    with store_run_lock(settings):
+        pipeline = pipeline_name or settings.pipeline_name
+        done, attempts = {}, {}
+        if resume:
+            record = describe_execution(settings, resume)
+            if record["PipelineExecutionStatus"] == "Executing": raise WorkbookError(f"execution {resume} is still running (process {record.get('EnginePid')})")
+            if record["PipelineName"] != pipeline: raise WorkbookError(f"execution {resume} belongs to pipeline {record['PipelineName']!r}, not {pipeline!r}")
+            stored = executions_dir(settings) / pipeline / resume / "definition.json"
+            original = json.loads(stored.read_text()) if stored.exists() else definition
+            if original != definition and progress:  # as SageMaker retries an execution: with the definition it started with
+                print(f"note: the pipeline definition changed since execution {resume} started; it resumes with its original definition", flush=True)
+            definition = original
+            if parameters and resolve_parameters(definition, parameters) != resolve_parameters(definition, record["Parameters"]):
+                raise WorkbookError(f"execution {resume} ran with parameters {record['Parameters']}; a resumed execution keeps them")
+            record["Parameters"] = resolve_parameters(definition, record["Parameters"])
+            attempts = {s["StepName"]: s.get("AttemptCount", 1) for s in record["Steps"]}
+            record["Steps"] = [s for s in record["Steps"] if s["StepStatus"] == "Succeeded"]
+            record.update(PipelineExecutionStatus="Executing", EndTime=None, FailureReason=None)
+        else:
+            execution_id = execution_id or uuid.uuid4().hex[:12]
+            if not _ID.fullmatch(execution_id): raise WorkbookError(f"{execution_id!r} is not a valid execution id (letters, digits, '-')")
+            if list(executions_dir(settings).glob(f"*/{execution_id}/execution.json")): raise WorkbookError(f"execution {execution_id} exists already")
+            record = _new_record(settings, pipeline, execution_id, resolve_parameters(definition, parameters))
+        plan = plan_steps(definition)
+        if resume: record["Steps"] = [s for s in record["Steps"] if s["StepName"] in plan]
+        steps = [ps.step for ps in plan.values()]
+        if problems := definition_problems(definition, steps, record["Parameters"], tuner, registry): raise WorkbookError("\n".join(problems))
+        check_images(steps, record["Parameters"], image_overrides(settings.image_environments))  # before any step
+        record["EnginePid"] = os.getpid()
+        ex = _Execution(settings, pipeline, record, plan, progress)
+        ex.tuner, ex.registry, ex.job_variables = tuner, registry, dict(job_variables or {})
+        write_json_atomic(ex.dir / "definition.json", definition)
+        if progress: print(f"Execution {ex.id} of {pipeline}" + (" (resumed)" if resume else "") + f": {ex.dir}", flush=True)
+        for st in record["Steps"]:
+            saved = ex.dir / "steps" / f"{st['StepName']}.json"
+            props = json.loads(saved.read_text())["Properties"] if saved.exists() else {}
+            if st.get("StepType") == "Condition" and not props: props = {"Outcome": st["Metadata"]["Condition"]["Outcome"]}
+            ex.scope.properties[st["StepName"]], done[st["StepName"]] = props, "Succeeded"
+            ex.say(st["StepName"], "Succeeded earlier in this execution: reused")
         ex.save()
-        raise
-    record.update(PipelineExecutionStatus="Failed" if failure else "Succeeded", EndTime=utc_now(), FailureReason=failure)
-    ex.save()
-    record["ExecutionDir"] = str(ex.dir)
-    if progress: print(format_execution_table(record), flush=True)
-    return record
+        try:
+            with _interrupt_on_signals(on_signal=lambda: setattr(ex, "stopping", True)):
+                failure = _schedule(ex, done, attempts, max(1, max_parallel or os.cpu_count() or 1))
+        except BaseException as e:
+            record.update(PipelineExecutionStatus="Stopped", EndTime=utc_now(),
+                          FailureReason=f"stopped: {(str(e) or 'interrupted') if isinstance(e, KeyboardInterrupt) else type(e).__name__ + ': ' + str(e)}")
+            ex.save()
+            raise
+        record.update(PipelineExecutionStatus="Failed" if failure else "Succeeded", EndTime=utc_now(), FailureReason=failure)
+        ex.save()
+        record["ExecutionDir"] = str(ex.dir)
+        if progress: print(format_execution_table(record), flush=True)
+        return record
