@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-UV_VERSION := 0.9.30
+UV_VERSION := 0.13.9
 export SAGEMAKER_SUPPRESS_V2_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONWARNINGS := ignore::DeprecationWarning
@@ -14,11 +14,11 @@ export PYTHONWARNINGS := ignore::DeprecationWarning
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements/dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed, found " + sys.version.split()[0]'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
-	$(BIN)/uv pip install --python $(BIN)/python --quiet -r requirements.txt
+	$(BIN)/uv pip install --python $(BIN)/python --quiet -r requirements/dev.txt
 	$(BIN)/uv pip install --python $(BIN)/python --quiet --no-deps -e .
 	@touch $(STAMP)
 
@@ -42,7 +42,13 @@ mlflow: setup
 	$(BIN)/workbook mlflow
 
 bench: setup
+	$(BIN)/uv pip install --python $(BIN)/python --quiet -r requirements/bench.txt
 	$(BIN)/python -m bench
 
+# The dependencies are declared in pyproject.toml; each set is pinned for Python 3.11 in requirements/.
 lock: setup
-	$(BIN)/uv pip compile requirements.in --python-version 3.11 --quiet -o requirements.txt
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --quiet -o requirements/runtime.txt
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --quiet -o requirements/dev.txt
+	$(BIN)/uv pip compile pyproject.toml --extra bench --python-version 3.11 --quiet -o requirements/bench.txt
+	$(BIN)/python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['pipeline']))" \
+	  | $(BIN)/uv pip compile - --python-version 3.11 --quiet -o requirements/pipeline.txt

@@ -56,10 +56,27 @@ def test_assumes_a_role_with_oidc_before_running(steps):
     assert i < steps.index(_run_step(steps))
 
 
-def test_installs_pinned_requirements_and_the_package(steps):
+def test_installs_only_what_building_and_submitting_the_pipeline_needs(steps):
     install = " ".join(s.get("run", "") for s in steps[: steps.index(_run_step(steps))])
-    assert "-r requirements.txt" in install and "-e ." in install
-    assert (ROOT / "requirements.txt").is_file()
+    assert "-r requirements/pipeline.txt" in install and "--no-deps -e ." in install
+    pinned = {line.split("==")[0] for line in (ROOT / "requirements" / "pipeline.txt").read_text().splitlines() if "==" in line}
+    assert {"sagemaker", "awswrangler"} <= pinned
+    assert not pinned & {"tensorflow-cpu", "tensorflow", "mlflow", "moto", "jupyterlab", "pytest"}
+
+
+def test_the_pipeline_set_builds_the_definition(tmp_path):
+    "A virtual environment with only requirements/pipeline.txt and the package builds the pipeline definition."
+    import subprocess, sys
+    uv, venv = Path(sys.executable).parent / "uv", tmp_path / "venv"
+    for args in (["venv", "--quiet", "--python", sys.executable, str(venv)],
+                 ["pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), "-r", str(ROOT / "requirements" / "pipeline.txt")],
+                 ["pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), "--no-deps", "-e", str(ROOT)]):
+        r = subprocess.run([str(uv), *args], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+    r = subprocess.run([str(venv / "bin" / "get-pipeline-definition"), "-n", "workbook.pipeline"], capture_output=True, text=True,
+                       cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "WORKBOOK_STORE": str(tmp_path / "store"), "HOME": str(tmp_path)})
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert [s["Name"] for s in json.loads(r.stdout)["Steps"]] == ["PreprocessData", "BaselineData", "ChooseTraining"]
 
 
 def test_runs_the_pipeline_module_with_the_template_arguments(steps):
