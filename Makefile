@@ -6,9 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.9
-export SAGEMAKER_SUPPRESS_V2_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 3
-export PYTHONWARNINGS := ignore::DeprecationWarning
 
 .PHONY: setup run test export clean lab mlflow bench lock
 

@@ -83,7 +83,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     "Entry point of the `workbook` console script."
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's start-up chatter would bury the command's output
-    os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None): parser.print_help(); return 0

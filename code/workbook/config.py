@@ -15,8 +15,9 @@ from urllib.parse import urlparse
 
 # %% auto #0
 __all__ = ['TARGET', 'NUMERIC_FEATURES', 'CATEGORICAL_FEATURES', 'FEATURES', 'COLUMNS', 'SPECIES', 'ISLANDS', 'SEXES', 'ROOT',
-           'DATA_FILE', 'IMAGES_DIR', 'TARGETS', 'TENSORFLOW_VERSION', 'SKLEARN_VERSION', 'WorkbookError',
-           'ConfigError', 'exit_on_error', 'Settings', 'load_settings', 's3_to_local', 'local_to_s3', 'is_s3']
+           'DATA_FILE', 'IMAGES_DIR', 'TARGETS', 'TENSORFLOW_VERSION', 'SKLEARN_VERSION', 'SDK_V2_REASON',
+           'WorkbookError', 'ConfigError', 'exit_on_error', 'sdk_v2_notice', 'Settings', 'load_settings', 's3_to_local',
+           'local_to_s3', 'is_s3']
 
 # %% ../../nbs/00_config.ipynb #d35d53e2
 TARGET = "species"
@@ -56,6 +57,16 @@ def exit_on_error(fn):
             print(f"error: {e}", file=sys.stderr)
             raise SystemExit(1) from None
     return _main
+
+# %% ../../nbs/00_config.ipynb #495cdacb
+SDK_V2_REASON = ("the workbook pins the SageMaker Python SDK to v2 (sagemaker>=2.257,<3) because v3 removed the workflow API "
+                 "(sagemaker.workflow: Pipelines, steps, conditions, ModelStep) that its pipeline is built with")
+
+def sdk_v2_notice(stream=None):  # where the notice goes, default stderr
+    "Say once per process that the SDK is v2 and why (instead of the SDK's own nudge); silent when SAGEMAKER_SUPPRESS_V2_WARNING is set."
+    if os.environ.get("SAGEMAKER_SUPPRESS_V2_WARNING"): return
+    os.environ["SAGEMAKER_SUPPRESS_V2_WARNING"] = "1"  # the SDK's own v2 -> v3 nudge would repeat it without the reason
+    print(f"notice: {SDK_V2_REASON}; set SAGEMAKER_SUPPRESS_V2_WARNING=1 to hide this notice", file=stream or sys.stderr, flush=True)
 
 # %% ../../nbs/00_config.ipynb #24bba4bb
 @dataclass(frozen=True)

@@ -24,7 +24,8 @@ import tempfile
 import warnings
 from pathlib import Path
 
-os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
+from .config import sdk_v2_notice
+sdk_v2_notice()  # before the SDK is imported: its v2 notice, once, with the reason
 logging.getLogger("sagemaker.config").setLevel(logging.WARNING)
 
 from sagemaker.drift_check_baselines import DriftCheckBaselines
