@@ -61,40 +61,6 @@ def _remove_empty(path: Path, stop: Path):
         path.rmdir()
         path = path.parent
 
-# %% ../../../nbs/93_local_aws.ipynb #52ff9bb5
-class StoreSync:
-    "Keeps moto's in-memory S3 and the store folder `root` (one folder per bucket) the same; the folder wins."
-
-    def __init__(self, root: Path, region: str):
-        from moto.core import DEFAULT_ACCOUNT_ID
-        from moto.s3.models import s3_backends
-        self.root, self.region = Path(root), region
-        self.backends, self.account = s3_backends, DEFAULT_ACCOUNT_ID
-        self.seen = {}  # bucket -> {key: (size, mtime_ns, etag)}: what both sides agreed on last
-
-    def _backend(self, name: str):
-        "moto's backend that holds (or would hold) bucket `name`."
-        partition, account = self.backends.bucket_accounts.get(name, ("aws", self.account))
-        return self.backends[account][partition]
-
-    def _bucket(self, name: str):
-        "moto's bucket `name`, or None."
-        if name not in self.backends.bucket_accounts: return None
-        return self._backend(name).buckets.get(name)
-
-    def _drop_bucket(self, name: str):
-        "Forget bucket `name` in moto, whatever it holds."
-        bucket = self._backend(name).buckets.pop(name, None)
-        self.backends.bucket_accounts.pop(name, None)
-        for key in (bucket.keys.values() if bucket is not None else []):
-            if hasattr(key, "dispose"): key.dispose()
-        self.seen.pop(name, None)
-
-    def reset(self):
-        "Forget every bucket moto holds: the store folder is all there is."
-        for name in list(self.backends.bucket_accounts): self._drop_bucket(name)
-        self.seen.clear()
-
 # %% ../../../nbs/93_local_aws.ipynb #ebf422e3
 class StoreSync:
     "Keeps moto's in-memory S3 and the store folder `root` (one folder per bucket) the same; the folder wins."
