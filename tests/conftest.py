@@ -1,5 +1,6 @@
 """Shared fixtures of the end-to-end tests."""
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,3 +26,11 @@ def run_cli(*args, timeout=600, check=False, env=None):
                        env={**os.environ, **(env or {})}, cwd=ROOT)
     if check and r.returncode: raise AssertionError(f"workbook {' '.join(args)} exited {r.returncode}\n{r.stdout}\n{r.stderr}")
     return r
+
+
+def code_snapshot(base: Path) -> Path:
+    "A copy of the code folder the jobs receive (as the pipeline ships it), at `base / 'code'`."
+    from workbook.pipeline import CODE_DIR
+    code = base / "code"
+    shutil.copytree(CODE_DIR, code, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "_modidx.py"))
+    return code

@@ -5,7 +5,6 @@ sagemaker target read and write the bucket, not the local store."""
 import contextlib
 import io
 import json
-import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from botocore.stub import Stubber
 from botocore.validate import validate_parameters
 from moto import mock_aws
 
+from conftest import code_snapshot
 from workbook import monitoring
 from workbook.config import DATA_FILE, FEATURES, load_settings
 
@@ -72,8 +72,7 @@ def registered_drift_baselines(tmp_path_factory):
     "DriftCheckBaselines of the pipeline's RegisterModel step, its baseline-step reference resolved to BASELINE_OUTPUT."
     from workbook import pipeline
     base = tmp_path_factory.mktemp("definition")
-    code = base / "code"
-    shutil.copytree(pipeline.CODE_DIR, code, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "_modidx.py"))
+    code = code_snapshot(base)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
         definition = json.loads(pipeline.definition_json(load_settings({}, store=base / "store"), code_dir=code))

@@ -2,12 +2,13 @@
 sagemaker target; its steps, wiring, parameters, caching and determinism; the model-build CLIs."""
 import io
 import json
-import shutil
 import socket
 import tarfile
 from pathlib import Path
 
 import pytest
+
+from conftest import code_snapshot
 
 from workbook import pipeline
 from workbook.config import load_settings, s3_to_local
@@ -40,8 +41,7 @@ def _blocked(*args, **kwargs):
 def offline(tmp_path_factory):
     "No network, no AWS credentials or config files, a fresh store and a snapshot of the code folder."
     base = tmp_path_factory.mktemp("offline")
-    code = base / "code"
-    shutil.copytree(pipeline.CODE_DIR, code, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "_modidx.py"))
+    code = code_snapshot(base)
     with pytest.MonkeyPatch.context() as mp:
         for name in AWS_VARIABLES: mp.delenv(name, raising=False)
         mp.setenv("AWS_CONFIG_FILE", str(base / "no-aws-config"))
