@@ -71,11 +71,11 @@ OPTIMIZERS = ("adam", "adamw", "nadam", "rmsprop", "sgd")
 @dataclass(frozen=True)
 class Hyperparameters:
     "Everything that controls one training run."
-    epochs: int = 300  # maximum number of passes over the training set
-    batch_size: int = 16  # examples per gradient step
-    learning_rate: float = 0.005  # step size of the optimizer
+    epochs: int = 40  # maximum number of passes over the training set
+    batch_size: int = 32  # examples per gradient step
+    learning_rate: float = 0.02  # step size of the optimizer
     optimizer: str = "adam"  # one of OPTIMIZERS
-    patience: int = 30  # early stopping: epochs without a better validation loss before stopping (0 = never stop early)
+    patience: int = 10  # early stopping: epochs without a better validation loss before stopping (0 = never stop early)
     seed: int = 42  # seed of weight initialisation and shuffling
 
     def __post_init__(self):

@@ -73,7 +73,7 @@ class TuningSpec:
         if len({r.name for r in self.ranges}) != len(self.ranges): raise WorkbookError("each hyperparameter may have one range only")
 
 TUNING_SPEC = TuningSpec(ranges=(
-    ParameterRange("epochs", "Integer", 50, 300),
+    ParameterRange("epochs", "Integer", 20, 80),
     ParameterRange("learning_rate", "Continuous", 0.0005, 0.05, scaling="Logarithmic"),
     ParameterRange("batch_size", "Categorical", values=(8, 16, 32, 64)),
 ))
