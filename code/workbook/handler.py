@@ -53,10 +53,7 @@ class Schema:
                 ):
         self.features, self.categories, self.unknown_ok = list(features), dict(categories), unknown_ok
         self._known = {name: {str(c).lower(): str(c) for c in cats} for name, cats in self.categories.items()}
-
-    def number(self, value, row: int, name: str) -> float:
-        "A raw measurement as a float (NaN when missing)."
-        return _number(value, row, name)
+        self.number = _number  # a measurement's reading: `number(value, row, name)`, a float (NaN when missing)
 
     def category(self, value, row: int, name: str) -> str | None:
         "A raw category in its known spelling (None when missing, as sent when unknown)."
@@ -186,6 +183,14 @@ def _json_number(x: float) -> str:
     return repr(x) if math.isfinite(x) else json.dumps(x)
 
 # %% ../../nbs/06b_handler.ipynb #26379a93
+@functools.lru_cache(maxsize=16)
+def _templates(classes: tuple) -> tuple[str, str]:
+    "%-templates of one answer line: CSV (species, then each probability) and JSON (finite probabilities)."
+    names = [_json_string(c).replace("%", "%%") for c in classes]
+    csv_line = "%s" + ",%.9g" * len(classes)
+    json_item = '{"species": %s, "probabilities": {' + ", ".join(f"{n}: %r" for n in names) + "}}"
+    return csv_line, json_item
+
 def format_predictions(probabilities, # rows x classes: lists of floats (or a numpy array)
                        classes: list[str], # class names in column order
                        accept: str | None = None, # the request's Accept header
@@ -193,14 +198,19 @@ def format_predictions(probabilities, # rows x classes: lists of floats (or a nu
     "Response body and content type for predicted probabilities."
     kind = answer_type(accept)
     if hasattr(probabilities, "tolist"): probabilities = probabilities.tolist()
-    best = [max(range(len(row)), key=row.__getitem__) for row in probabilities]  # first of equals, as numpy's argmax
+    csv_line, json_item = _templates(tuple(classes))
+    finite = math.isfinite(sum(map(sum, probabilities)))  # NaN or infinity anywhere makes the sum so
+    if finite: best = [row.index(max(row)) for row in probabilities]  # the first of equals, as numpy's argmax
+    else: best = [max(range(len(row)), key=row.__getitem__) for row in probabilities]
     if kind == CSV_TYPE:
-        lines = [",".join([classes[b]] + [f"{p:.9g}" for p in row]) for b, row in zip(best, probabilities)]
-        return ("\n".join(lines) + "\n").encode(), CSV_TYPE
+        return ("\n".join([csv_line % (classes[b], *row) for b, row in zip(best, probabilities)]) + "\n").encode(), CSV_TYPE
     names = [_json_string(c) for c in classes]
-    preds = ", ".join(['{"species": %s, "probabilities": {%s}}'
-                       % (names[b], ", ".join([f"{c}: {_json_number(p)}" for c, p in zip(names, row)]))
-                       for b, row in zip(best, probabilities)])
+    if finite:  # %r of a finite float is what json.dumps writes
+        preds = ", ".join([json_item % (names[b], *row) for b, row in zip(best, probabilities)])
+    else:
+        preds = ", ".join(['{"species": %s, "probabilities": {%s}}'
+                           % (names[b], ", ".join([f"{c}: {_json_number(p)}" for c, p in zip(names, row)]))
+                           for b, row in zip(best, probabilities)])
     return ('{"predictions": [' + preds + "]}").encode(), JSON_TYPE
 
 # %% ../../nbs/06b_handler.ipynb #d6b00cc4
