@@ -177,3 +177,40 @@ def test_bad_rows_get_the_same_message(container, endpoint, content_type, body, 
     assert status == 500 and 400 <= local_status < 500
     assert json.loads(served)["error"] == json.loads(local)["message"]
     assert message in json.loads(served)["error"]
+
+
+def test_workbook_deploy_serves_the_package(registered, container, tmp_path):
+    "`deploy` runs the endpoint where the package's transformer loads: the image's TensorFlow with its scikit-learn."
+    from workbook.config import load_settings
+    from workbook.deployment import deploy, stop_endpoint
+    settings = load_settings({}, store=registered[0].store, port=_free_port())
+    record = deploy(settings, 1)
+    try:
+        assert record["status"] == "InService"
+        content_type, body = PAYLOADS["csv"]
+        headers = {"Content-Type": content_type, "Accept": "text/csv"}
+        served = _answer(*_request(container.url, "POST", "/invocations", body, headers))
+        deployed = _answer(*_request(record["url"], "POST", "/invocations", body, headers))
+        assert served[0] == deployed[0]
+        np.testing.assert_allclose(served[1], deployed[1], atol=1e-5)
+    finally:
+        stop_endpoint(settings)
+
+
+def test_workbook_transform_scores_the_package(registered, container, tmp_path):
+    "Batch transform reads the package in the same environment as `deploy`; a bad row is one line, nothing written."
+    from workbook.config import WorkbookError
+    from workbook.deployment import transform
+    source = tmp_path / "new.csv"
+    source.write_bytes(_csv(ROWS, header=True) + b"\n")
+    out = transform(registered[0], source, tmp_path / "out.csv")
+    lines = out.read_text().splitlines()
+    assert lines[0] == ",".join(FEATURES) + ",species,p_Adelie,p_Chinstrap,p_Gentoo"
+    served = _answer(*_request(container.url, "POST", "/invocations", _csv(ROWS), {"Content-Type": "text/csv", "Accept": "text/csv"}))
+    assert [l.split(",")[6] for l in lines[1:]] == served[0]
+    np.testing.assert_allclose([[float(v) for v in l.split(",")[7:]] for l in lines[1:]], served[1], atol=1e-5)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("Biscoe,48.6,16.0,230,5800,male\nDream,heavy,17.8,188,3300,female\n")
+    with pytest.raises(WorkbookError, match=r"^rows 1-2: row 2: culmen_length_mm='heavy' is not a number$"):
+        transform(registered[0], bad, tmp_path / "bad.out")
+    assert not (tmp_path / "bad.out").exists()

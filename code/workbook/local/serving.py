@@ -290,22 +290,25 @@ def serve_model_package(package: dict, # a DescribeModelPackage answer (its Infe
 ENDPOINT_LIBRARIES = ("uvicorn", "starlette")  # the local endpoint's HTTP server, at the workbook's own versions
 
 def endpoint_requirements(model_dir: str | Path, # the unpacked model.tar.gz
+                          sklearn_version: str | None = None, # the scikit-learn to install (default: the package's pin)
                          ) -> str:
     "The local endpoint's requirements on top of the image's TensorFlow: the package's scikit-learn, the HTTP server."
     from importlib.metadata import version
     shipped = Path(model_dir) / "code" / "requirements.txt"
     lines = shipped.read_text().splitlines() if shipped.is_file() else []
     pins = [l.strip() for l in lines if re.match(r"^scikit-learn\s*[=<>~!]", l.strip())]
+    if sklearn_version: pins = [f"scikit-learn=={sklearn_version}"]
     return "".join(f"{l}\n" for l in pins + [f"{lib}=={version(lib)}" for lib in ENDPOINT_LIBRARIES])
 
 def endpoint_python(package: dict, # a DescribeModelPackage answer (its TensorFlow Serving image)
                     model_dir: str | Path, # the unpacked model.tar.gz
+                    sklearn_version: str | None = None, # the scikit-learn to install (default: the package's pin)
                     say=print, # progress lines
                    ) -> Path:
     "The Python that runs the local endpoint for a package: the image's TensorFlow, the package's scikit-learn."
     from workbook.local.images import build_environment, image_environment
     handler_env = image_environment(package["InferenceSpecification"]["Containers"][0]["Image"])
-    return build_environment(model_server_environment(handler_env), endpoint_requirements(model_dir), say=say)
+    return build_environment(model_server_environment(handler_env), endpoint_requirements(model_dir, sklearn_version), say=say)
 
 # %% ../../../nbs/93_local_serving.ipynb #78435d68
 if __name__ == "__main__" and "get_ipython" not in globals(): main()
