@@ -179,8 +179,8 @@ def answer_type(accept: str | None, # the request's Accept header
 _json_string = functools.lru_cache(maxsize=256)(json.dumps)  # a class name as a JSON string
 
 def _json_number(x: float) -> str:
-    "A float as `json.dumps` writes it."
-    return repr(x) if math.isfinite(x) else json.dumps(x)
+    "A probability as a JSON number with 9 significant digits (as `json.dumps` writes NaN and infinity)."
+    return "%.9g" % x if math.isfinite(x) else json.dumps(x)
 
 # %% ../../nbs/06b_handler.ipynb #26379a93
 @functools.lru_cache(maxsize=16)
@@ -188,7 +188,7 @@ def _templates(classes: tuple) -> tuple[str, str]:
     "%-templates of one answer line: CSV (species, then each probability) and JSON (finite probabilities)."
     names = [_json_string(c).replace("%", "%%") for c in classes]
     csv_line = "%s" + ",%.9g" * len(classes)
-    json_item = '{"species": %s, "probabilities": {' + ", ".join(f"{n}: %r" for n in names) + "}}"
+    json_item = '{"species": %s, "probabilities": {' + ", ".join(f"{n}: %.9g" for n in names) + "}}"
     return csv_line, json_item
 
 def format_predictions(probabilities, # rows x classes: lists of floats (or a numpy array)
@@ -205,7 +205,7 @@ def format_predictions(probabilities, # rows x classes: lists of floats (or a nu
     if kind == CSV_TYPE:
         return ("\n".join([csv_line % (classes[b], *row) for b, row in zip(best, probabilities)]) + "\n").encode(), CSV_TYPE
     names = [_json_string(c) for c in classes]
-    if finite:  # %r of a finite float is what json.dumps writes
+    if finite:  # a finite float with 9 significant digits is a JSON number
         preds = ", ".join([json_item % (names[b], *row) for b, row in zip(best, probabilities)])
     else:
         preds = ", ".join(['{"species": %s, "probabilities": {%s}}'
