@@ -285,7 +285,7 @@ class _SavedModelNetwork:
     def predict_proba(self, x): return _call_signature(self.fn, x)
 
 # %% ../../nbs/06c_compute.ipynb #b766191e
-ROW_PATH_MAX = 8  # requests of up to this many rows are computed in plain Python, larger ones with numpy
+ROW_PATH_MAX = 3  # requests of up to this many rows are computed in plain Python, larger ones with numpy
 
 @dataclass
 class InferencePipeline:
