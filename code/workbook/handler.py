@@ -141,7 +141,8 @@ def parse_json(text: str, # JSON record(s), list(s) of values, or {"instances": 
     try: data = json.loads(text)
     except ValueError as e: raise RequestError(f"malformed JSON: {e}") from None
     if isinstance(data, dict): data = data["instances"] if "instances" in data else [data]
-    if not isinstance(data, list): raise RequestError('send a JSON object, a list of instances, or {"instances": [...]}')
+    if not isinstance(data, list):
+        raise RequestError('send a JSON object, a list of instances, or {"instances": [...]}')
     if not data: raise RequestError("the JSON holds no instances")
     if len(data) == len(features) and not any(isinstance(v, (dict, list)) for v in data): data = [data]
     return [_json_row(item, n, features) for n, item in enumerate(data, 1)]
@@ -203,7 +204,8 @@ def format_predictions(probabilities, # rows x classes: lists of floats (or a nu
     if finite: best = [row.index(max(row)) for row in probabilities]  # the first of equals, as numpy's argmax
     else: best = [max(range(len(row)), key=row.__getitem__) for row in probabilities]
     if kind == CSV_TYPE:
-        return ("\n".join([csv_line % (classes[b], *row) for b, row in zip(best, probabilities)]) + "\n").encode(), CSV_TYPE
+        lines = [csv_line % (classes[b], *row) for b, row in zip(best, probabilities)]
+        return ("\n".join(lines) + "\n").encode(), CSV_TYPE
     names = [_json_string(c) for c in classes]
     if finite:  # a finite float with 9 significant digits is a JSON number
         preds = ", ".join([json_item % (names[b], *row) for b, row in zip(best, probabilities)])

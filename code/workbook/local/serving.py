@@ -104,7 +104,8 @@ def request_context(headers: dict, # the request's headers, lower-case names
     "The context the container gives the handlers for one request."
     custom = headers.get("x-amzn-sagemaker-custom-attributes")
     tfs = _attributes(custom)
-    name, version, method = tfs.get("tfs-model-name", default_model), tfs.get("tfs-model-version"), tfs.get("tfs-method", "predict")
+    name, version = tfs.get("tfs-model-name", default_model), tfs.get("tfs-model-version")
+    method = tfs.get("tfs-method", "predict")
     uri = f"http://127.0.0.1:{rest_port}/v1/models/{name}" + (f"/versions/{version}" if version else "") + f":{method}"
     return Context(name, version, method, uri, str(grpc_port), custom, headers.get("content-type") or "application/json",
                    headers.get("accept") or "application/json", int(headers.get("content-length") or 0))
@@ -260,7 +261,8 @@ def serve_model_package(package: dict, # a DescribeModelPackage answer (its Infe
     folder = Path(folder)
     model_dir = _unpack(archive, folder / "model")
     code = model_dir / "code"
-    requirements = (code / "requirements.txt").read_text() if (code / "requirements.txt").is_file() and not (code / "lib").is_dir() else ""
+    shipped = code / "requirements.txt"
+    requirements = shipped.read_text() if shipped.is_file() and not (code / "lib").is_dir() else ""
     handler_python = build_environment(handler_env, requirements, say=say)
     server_python = build_environment(model_server_environment(handler_env), "", say=say)
     rest_port, port, log_file = _free_port(), _free_port(), folder / "container.log"
@@ -270,8 +272,8 @@ def serve_model_package(package: dict, # a DescribeModelPackage answer (its Infe
     with open(log_file, "ab") as log:
         for python, args in ((server_python, ["model-server", "--port", str(rest_port)]),
                              (handler_python, ["python-service", "--port", str(port), "--rest-port", str(rest_port)])):
-            processes.append(subprocess.Popen([str(python), "-m", "workbook.local.serving", *args, "--model-dir", str(model_dir)],
-                                              stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env))
+            cmd = [str(python), "-m", "workbook.local.serving", *args, "--model-dir", str(model_dir)]
+            processes.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env))
     served = LocalContainer(f"http://127.0.0.1:{port}", model_dir, processes, log_file)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
