@@ -57,7 +57,7 @@ def register(correct: int) -> dict:
     path.write_bytes(b"model archive")
     y_true = [0, 1, 2] * 3 + [0]
     report = evaluation_report(y_true, y_true[:correct] + [1] * (10 - correct), CLASSES)
-    spec = {"Containers": [{"Image": "tensorflow-inference:2.19-cpu", "ModelDataUrl": url}], "SupportedContentTypes": ["text/csv"]}
+    spec = {"Containers": [{"Image": "tensorflow-inference:2.18-cpu", "ModelDataUrl": url}], "SupportedContentTypes": ["text/csv"]}
     return register_model_version(settings, url, report, inference_spec=spec)
 
 

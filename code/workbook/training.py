@@ -212,7 +212,7 @@ def save_model(model, # a trained Keras model
                model_dir: str | Path, # the job's model folder (`SM_MODEL_DIR`)
                transformer_dir: str | Path, # the transformer channel
               ) -> Path:
-    "Export `model` as `<model_dir>/001/` (TF Serving SavedModel) and copy the transformer files next to it."
+    "Export `model` as `<model_dir>/001/` (TF Serving SavedModel), next to it the transformer files and `code/` (the handler)."
     model_dir = Path(model_dir)
     missing = [f for f in TRANSFORMER_FILES if not (Path(transformer_dir) / f).is_file()]
     if missing: raise WorkbookError(f"channel 'transformer': {', '.join(missing)} not found in {transformer_dir}")
@@ -221,6 +221,8 @@ def save_model(model, # a trained Keras model
     model_dir.mkdir(parents=True, exist_ok=True)
     with contextlib.redirect_stdout(io.StringIO()): model.export(str(export_dir), format="tf_saved_model")  # no summary
     for f in TRANSFORMER_FILES: shutil.copy2(Path(transformer_dir) / f, model_dir / f)
+    from workbook.serving import write_inference_code
+    write_inference_code(model_dir)  # the model package serves as it is: SageMaker's TF Serving handler and its requirements
     return model_dir
 
 # %% ../../nbs/03_training.ipynb #79b76700

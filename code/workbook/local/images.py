@@ -80,6 +80,15 @@ IMAGE_ENVIRONMENTS = [
          "sagemaker-training": "4.8.4"},
         sources=(_DLC_SRC.format(scope="training", v="2.19") + " (last change d9590225, 2026-02-16)",
                  "pandas, scikit-learn, scipy are unpinned: est. for Python 3.12 as of 2026-02-17")),
+    ImageEnvironment("tensorflow-inference-2.18", "tensorflow-inference", ("2.18", "2.18.0"), "3.10.14",
+        {"falcon": "3.1.0", "gunicorn": "23.0.0", "gevent": "24.11.1", "requests": "2.32.3", "grpcio": "1.69.0",
+         "protobuf": "4.25.5", "packaging": "24.2", "boto3": "1.36.4"},
+        host={"falcon": "3.1.1"},
+        sources=(_DLC_SRC.format(scope="inference", v="2.18") + " @ 08c5e248 (2025-01-21): the Python of the handler"
+                 " (TF Serving itself is C++: the model server runs the SavedModel in tensorflow-training-2.18)",
+                 "gunicorn, gevent, requests, grpcio, protobuf (<5), packaging, boto3 are unpinned: est. for Python 3.10"
+                 " as of 2025-01-22; tensorflow-serving-api (installed --no-deps) is left out: the handler does not use it;"
+                 " falcon 3.1.0 has no wheel for Python 3.11: 3.1.1 is the closest that does")),
     ImageEnvironment("xgboost-1.0-1", "sagemaker-xgboost", ("1.0-1",), "3.7.10",
         {"xgboost": "1.0.0", "numpy": "<1.24", "pandas": "1.1.3", "scikit-learn": "0.24.1", "scipy": "1.2.2",
          "pyarrow": "0.14.1", "boto3": "1.17.52", "joblib": "1.2.0"},

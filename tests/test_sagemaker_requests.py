@@ -1,0 +1,211 @@
+"""Every SageMaker request the deployment and registry code sends is valid for botocore's SageMaker service model.
+
+Each test gives the code a real boto3 SageMaker client whose calls are answered by botocore's `Stubber`, in the order
+SageMaker would see them (the stubbed answers are checked against the service model too). Every request is recorded
+as the code built it and checked with `botocore.validate.validate_parameters` against its operation's input shape,
+which is what the client would refuse before sending: missing required members, unknown members, wrong types, values
+out of range. The pipeline's RegisterModel arguments are checked the same way as a CreateModelPackage request.
+"""
+import datetime
+import json
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+from botocore.validate import validate_parameters
+
+REGION, ACCOUNT = "us-east-1", "123456789012"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/SageMakerExecution"
+NOW = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+GROUP = "penguins"
+PACKAGE_ARN = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/{GROUP}/3"
+
+
+class Recorded:
+    "A stubbed SageMaker client that records every request (operation name, parameters) as the caller built it."
+    def __init__(self):
+        self.client = boto3.client("sagemaker", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+        self.stubber, self.requests = Stubber(self.client), []
+        self.client.meta.events.register("provide-client-params.sagemaker.*", self._record)
+
+    def _record(self, params, model, **kwargs):
+        self.requests.append((model.name, json.loads(json.dumps(params, default=str))))
+
+    def answer(self, operation: str, response: dict | None = None):
+        self.stubber.add_response(operation, response or {}, None)
+
+    def fail(self, operation: str, code: str = "ValidationException", message: str = "not found"):
+        self.stubber.add_client_error(operation, service_error_code=code, service_message=message, http_status_code=400)
+
+    def check(self, expected: list[str]):
+        "Every recorded request is valid for its operation, and the operations are `expected`, in order."
+        self.stubber.assert_no_pending_responses()
+        assert [name for name, _ in self.requests] == expected
+        for name, params in self.requests:
+            validate_parameters(params, self.client.meta.service_model.operation_model(name).input_shape)
+
+
+@pytest.fixture
+def sm():
+    recorded = Recorded()
+    with recorded.stubber: yield recorded
+
+
+@pytest.fixture
+def settings(tmp_path):
+    from workbook.config import load_settings
+    return load_settings({"WORKBOOK_TARGET": "sagemaker", "WORKBOOK_ROLE": ROLE, "WORKBOOK_REGION": REGION,
+                          "WORKBOOK_BUCKET": "penguins-bucket"}, store=tmp_path / "store")
+
+
+ROW = {"version": 3, "arn": PACKAGE_ARN, "model_data_url": "s3://penguins-bucket/models/train/output/model.tar.gz"}
+ENDPOINT = {"EndpointName": "penguins-endpoint", "EndpointArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/penguins-endpoint",
+            "EndpointConfigName": "c", "EndpointStatus": "InService", "CreationTime": NOW, "LastModifiedTime": NOW}
+
+
+@pytest.mark.parametrize("exists", [False, True], ids=["create", "update"])
+def test_deploy_sagemaker_requests(sm, settings, exists):
+    from workbook.deployment import deploy_sagemaker
+    sm.answer("create_model", {"ModelArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model/m"})
+    sm.answer("create_endpoint_config", {"EndpointConfigArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint-config/c"})
+    if exists:
+        sm.answer("describe_endpoint", ENDPOINT)
+        sm.answer("update_endpoint", {"EndpointArn": ENDPOINT["EndpointArn"]})
+    else:
+        sm.fail("describe_endpoint", message="Could not find endpoint")
+        sm.answer("create_endpoint", {"EndpointArn": ENDPOINT["EndpointArn"]})
+    sm.answer("describe_endpoint", ENDPOINT)  # the waiter
+    out = deploy_sagemaker(settings, ROW, sampling_percentage=20, client=sm.client)
+    sm.check(["CreateModel", "CreateEndpointConfig", "DescribeEndpoint", "UpdateEndpoint" if exists else "CreateEndpoint",
+              "DescribeEndpoint"])
+    model = sm.requests[0][1]
+    assert model["Containers"] == [{"ModelPackageName": PACKAGE_ARN}] and model["ExecutionRoleArn"] == ROLE
+    config = sm.requests[1][1]
+    assert config["ProductionVariants"][0]["ModelName"] == model["ModelName"] == out["model_name"]
+    assert config["DataCaptureConfig"]["InitialSamplingPercentage"] == 20
+    assert config["DataCaptureConfig"]["DestinationS3Uri"] == "s3://penguins-bucket/datacapture"
+
+
+def test_transform_sagemaker_requests(sm, settings):
+    from workbook.deployment import transform_sagemaker
+    sm.answer("create_model", {"ModelArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model/m"})
+    sm.answer("create_transform_job", {"TransformJobArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:transform-job/t"})
+    sm.answer("describe_transform_job", {
+        "TransformJobName": "t", "TransformJobArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:transform-job/t",
+        "TransformJobStatus": "Completed", "ModelName": "m", "CreationTime": NOW,
+        "TransformInput": {"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://b/in.csv"}}},
+        "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 1}})
+    out = transform_sagemaker(settings, ROW, "s3://penguins-bucket/in/new.csv", "s3://penguins-bucket/out/", client=sm.client)
+    sm.check(["CreateModel", "CreateTransformJob", "DescribeTransformJob"])
+    job = sm.requests[1][1]
+    assert job["ModelName"] == sm.requests[0][1]["ModelName"] and job["DataProcessing"] == {"JoinSource": "Input"}
+    assert out == "s3://penguins-bucket/out/"
+
+
+@pytest.mark.parametrize("exists", [False, True], ids=["create", "update"])
+def test_approval_lambda_requests(sm, monkeypatch, exists):
+    from workbook.deployment import LAMBDA_HANDLER
+    monkeypatch.setattr(boto3, "client", lambda *a, **k: sm.client)
+    for name, value in {"ENDPOINT_NAME": "penguins-endpoint", "ROLE_ARN": ROLE,
+                        "CAPTURE_DESTINATION": "s3://penguins-bucket/datacapture"}.items(): monkeypatch.setenv(name, value)
+    module = {}
+    exec(compile(LAMBDA_HANDLER, "deploy_on_approval.py", "exec"), module)
+    sm.answer("create_model", {"ModelArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model/m"})
+    sm.answer("create_endpoint_config", {"EndpointConfigArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint-config/c"})
+    if exists:
+        sm.answer("describe_endpoint", ENDPOINT)
+        sm.answer("update_endpoint", {"EndpointArn": ENDPOINT["EndpointArn"]})
+    else:
+        sm.fail("describe_endpoint")
+        sm.answer("create_endpoint", {"EndpointArn": ENDPOINT["EndpointArn"]})
+    event = {"detail": {"ModelApprovalStatus": "Approved", "ModelPackageArn": PACKAGE_ARN, "ModelPackageVersion": 3}}
+    out = module["handler"](event, None)
+    sm.check(["CreateModel", "CreateEndpointConfig", "DescribeEndpoint", "UpdateEndpoint" if exists else "CreateEndpoint"])
+    assert out["model_package"] == PACKAGE_ARN and sm.requests[0][1]["Containers"] == [{"ModelPackageName": PACKAGE_ARN}]
+
+
+def _described(version: int, status: str = "PendingManualApproval") -> dict:
+    return {"ModelPackageName": GROUP, "ModelPackageGroupName": GROUP, "ModelPackageVersion": version,
+            "ModelPackageArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/{GROUP}/{version}",
+            "CreationTime": NOW, "ModelPackageStatus": "Completed", "ModelApprovalStatus": status,
+            "ModelPackageStatusDetails": {"ValidationStatuses": []},
+            "InferenceSpecification": {"Containers": [{"Image": "763104351884.dkr.ecr.us-east-1.amazonaws.com/tensorflow-inference:2.18-cpu",
+                                                       "ModelDataUrl": ROW["model_data_url"]}],
+                                       "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["application/json"]}}
+
+
+def _summary(version: int) -> dict:
+    d = _described(version)
+    return {k: d[k] for k in ("ModelPackageName", "ModelPackageGroupName", "ModelPackageVersion", "ModelPackageArn",
+                              "CreationTime", "ModelPackageStatus", "ModelApprovalStatus")}
+
+
+def test_register_model_version_requests(sm, settings, monkeypatch):
+    import workbook.registry as registry
+    from workbook.config import TENSORFLOW_VERSION
+    monkeypatch.setattr(registry, "_s3_client", lambda settings, service="s3": sm.client)
+    group_arn = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package-group/{GROUP}"
+    sm.fail("describe_model_package_group")
+    sm.answer("create_model_package_group", {"ModelPackageGroupArn": group_arn})
+    sm.answer("describe_model_package_group", {"ModelPackageGroupName": GROUP, "ModelPackageGroupArn": group_arn,
+                                               "CreationTime": NOW, "CreatedBy": {}, "ModelPackageGroupStatus": "Completed"})
+    sm.answer("create_model_package", {"ModelPackageArn": _described(1)["ModelPackageArn"]})
+    sm.answer("describe_model_package", _described(1))
+    out = registry.register_model_version(settings, ROW["model_data_url"], "s3://penguins-bucket/evaluation/evaluation.json",
+                                          metadata={"git_sha": "abc123"})
+    sm.check(["DescribeModelPackageGroup", "CreateModelPackageGroup", "DescribeModelPackageGroup", "CreateModelPackage",
+              "DescribeModelPackage"])
+    request = sm.requests[3][1]
+    assert request["InferenceSpecification"]["Containers"][0]["Image"].endswith(f"tensorflow-inference:{TENSORFLOW_VERSION}-cpu")
+    assert out["ModelPackageVersion"] == 1
+
+
+def test_list_and_approve_requests(sm, settings, monkeypatch):
+    import workbook.registry as registry
+    monkeypatch.setattr(registry, "_s3_client", lambda settings, service="s3": sm.client)
+    monkeypatch.setattr(registry, "_accuracy_or_none", lambda settings, uri: None)
+    sm.answer("list_model_packages", {"ModelPackageSummaryList": [_summary(1), _summary(2)]})
+    sm.answer("describe_model_package", _described(1))
+    sm.answer("describe_model_package", _described(2))
+    rows = registry.list_model_versions(settings)
+    assert [r["version"] for r in rows] == [1, 2]
+    sm.answer("list_model_packages", {"ModelPackageSummaryList": [_summary(1), _summary(2)]})
+    sm.answer("describe_model_package", _described(2))
+    sm.answer("update_model_package", {"ModelPackageArn": _described(2)["ModelPackageArn"]})
+    sm.answer("list_model_packages", {"ModelPackageSummaryList": [_summary(1), _summary(2)]})
+    sm.answer("describe_model_package", _described(2, "Approved"))
+    out = registry.update_approval(settings, 2, "Approved", "looks good")
+    sm.check(["ListModelPackages", "DescribeModelPackage", "DescribeModelPackage",
+              "ListModelPackages", "DescribeModelPackage", "UpdateModelPackage", "ListModelPackages", "DescribeModelPackage"])
+    assert sm.requests[5][1] == {"ModelPackageArn": _described(2)["ModelPackageArn"], "ModelApprovalStatus": "Approved",
+                                 "ApprovalDescription": "looks good"}
+    assert out["ModelApprovalStatus"] == "Approved"
+
+
+EXAMPLES = {"ModelApprovalStatus": "PendingManualApproval"}  # a value of each expression-valued member that is not a URI
+
+
+def _placeholders(value, key: str = ""):
+    "A definition's arguments with each pipeline expression ({'Get': ...}, {'Std:Join': ...}) replaced by a value."
+    if isinstance(value, dict):
+        if len(value) == 1 and next(iter(value)) in ("Get", "Std:Join", "Std:JsonGet"):
+            return EXAMPLES.get(key, "s3://bucket/resolved/at/run/time")
+        return {k: _placeholders(v, k) for k, v in value.items()}
+    if isinstance(value, list): return [_placeholders(v, key) for v in value]
+    return value
+
+
+def test_pipeline_register_step_is_a_valid_create_model_package(tmp_path):
+    import workbook.pipeline as pipeline
+    from workbook.config import TENSORFLOW_VERSION, load_settings
+    definition = json.loads(pipeline.definition_json(load_settings({}, store=tmp_path / "store")))
+    registers = [s for s, _, _ in pipeline.flatten_steps(definition) if s["Type"] == "RegisterModel"]
+    assert len(registers) == 2
+    client = boto3.client("sagemaker", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    shape = client.meta.service_model.operation_model("CreateModelPackage").input_shape
+    for step in registers:
+        args = _placeholders(step["Arguments"])
+        validate_parameters(args, shape)
+        image = args["InferenceSpecification"]["Containers"][0]["Image"]
+        assert image.endswith(f"/tensorflow-inference:{TENSORFLOW_VERSION}-cpu"), image
+        assert "SAGEMAKER_SUBMIT_DIRECTORY" not in args["InferenceSpecification"]["Containers"][0].get("Environment", {})
