@@ -222,9 +222,9 @@ def _processing_command(app: dict, job_dir: Path, python: str | Path) -> list[st
                        "are not available without a container")
     cmd = [container_path(str(a), job_dir) for a in entry + list(app.get("ContainerArguments") or [])]
     if Path(cmd[0]).name in ("python", "python3"): cmd[0] = str(python)
-    for arg in cmd[:2]:  # `/bin/bash runproc.sh`: the script itself mentions /opt/ml paths
+    for arg in cmd[:2]:  # `/bin/bash runproc.sh`, `python3 evaluate.py`: the script itself mentions /opt/ml paths
         p = Path(arg)
-        if p.suffix == ".sh" and p.is_file() and p.resolve().is_relative_to(Path(job_dir).resolve()):
+        if p.suffix in (".sh", ".py") and p.is_file() and p.resolve().is_relative_to(Path(job_dir).resolve()):
             p.write_text(container_path(p.read_text(), job_dir))
     return cmd
 
