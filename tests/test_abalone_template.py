@@ -278,3 +278,36 @@ def test_workbook_abalone_module_runs_locally(store, tmp_path):
     assert 0 < report["regression_metrics"]["mse"]["value"] <= 6.0
     staged = list((store / "s3").glob("*/Abalone/data/abalone.csv"))
     assert [p.read_bytes() for p in staged] == [(ROOT / "data" / "abalone.csv").read_bytes()]
+
+
+def test_tuning_the_builtin_algorithm_on_its_own_metric(store):
+    "A tuning job on the XGBoost algorithm: objective `validation:rmse`, no metric definitions of the user's."
+    from workbook.local.engine import run_definition
+    from workbook.tuning import run_tuning_job
+    settings = load_settings()
+    for channel, rows in (("train", range(0, 160)), ("validation", range(160, 200))):
+        path = s3_to_local(f"s3://bkt/abalone/{channel}/{channel}.csv", settings)
+        path.parent.mkdir(parents=True)
+        path.write_text("".join(f"{i % 9 + 1},{i % 9 / 10},{(i * 7) % 5 / 5}\n" for i in rows))
+    channel = lambda c: {"ChannelName": c, "ContentType": "text/csv", "DataSource": {"S3DataSource": {
+        "S3DataType": "S3Prefix", "S3Uri": f"s3://bkt/abalone/{c}", "S3DataDistributionType": "FullyReplicated"}}}
+    image = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+    tune = {"Name": "TuneAbaloneModel", "Type": "Tuning", "Arguments": {
+        "HyperParameterTuningJobName": "abalone-tune",
+        "HyperParameterTuningJobConfig": {"Strategy": "Random", "ResourceLimits": {"MaxNumberOfTrainingJobs": 2, "MaxParallelTrainingJobs": 1},
+            "HyperParameterTuningJobObjective": {"Type": "Minimize", "MetricName": "validation:rmse"},
+            "ParameterRanges": {"IntegerParameterRanges": [{"Name": "max_depth", "MinValue": "1", "MaxValue": "4", "ScalingType": "Auto"}]}},
+        "TrainingJobDefinition": {
+            "AlgorithmSpecification": {"TrainingImage": image, "TrainingInputMode": "File"},
+            "StaticHyperParameters": {"num_round": "10", "objective": "reg:squarederror"},
+            "InputDataConfig": [channel("train"), channel("validation")], "OutputDataConfig": {"S3OutputPath": "s3://bkt/models"},
+            "RoleArn": ROLE, "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+            "HyperParameterTuningResourceConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.xlarge", "VolumeSizeInGB": 30}}}}
+    record = run_definition({"Version": "2020-12-01", "Steps": [tune]}, settings, progress=False, tuner=run_tuning_job)
+    assert record["PipelineExecutionStatus"] == "Succeeded", record
+    tuned = json.loads((Path(record["ExecutionDir"]) / "steps" / "TuneAbaloneModel.json").read_text())["Properties"]
+    objectives = [s["FinalHyperParameterTuningJobObjectiveMetric"] for s in tuned["TrainingJobSummaries"]]
+    assert [o["MetricName"] for o in objectives] == ["validation:rmse", "validation:rmse"]
+    assert [o["Value"] for o in objectives] == sorted(o["Value"] for o in objectives)
+    best = tuned["BestTrainingJob"]["TrainingJobName"]
+    assert s3_to_local(f"s3://bkt/models/{best}/output/model.tar.gz", settings).exists()
