@@ -251,6 +251,7 @@ def test_template_package_runs_locally_without_credentials(store, tmp_path):
     kwargs = {"region": "us-east-1", "role": ROLE, "default_bucket": "abalone-artifacts"}
     r = _run_pipeline(tmp_path, "-n", "pipelines.abalone.pipeline", "-role-arn", ROLE, "-kwargs", json.dumps(kwargs))
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    print(r.stdout[r.stdout.index("Execution "):])  # the step table, for the record
     record = _execution(store, "AbalonePipeline")
     assert record["PipelineExecutionStatus"] == "Succeeded", record
     assert {s["StepName"]: s["StepStatus"] for s in record["Steps"]} == {
