@@ -556,21 +556,22 @@ def _run_parser() -> argparse.ArgumentParser:
     p.add_argument("-description", "--description", dest="description", default=None, help="pipeline description")
     return p
 
-def _stage_input(definition: dict, settings: Settings, bundled: bool = True):
-    "Copy the bundled data to the default InputDataUrl unless something is there; another pipeline's must be there."
+def _stage_input(definition: dict, settings: Settings, bundled: bool | Path = True):
+    "Copy the bundled data (True: penguins.csv, or this file) to the default InputDataUrl unless something is there; with none, it must be there."
     from workbook.config import DATA_FILE
     url = next((p.get("DefaultValue") for p in definition["Parameters"] if p["Name"] == "InputDataUrl"), None)
     if not url or not is_s3(url): return
-    if not bundled:
+    data_file = DATA_FILE if bundled is True else Path(bundled) if bundled else None
+    if data_file is None:
         if settings.target == "local" and not s3_to_local(url, settings).exists():
             raise WorkbookError(f"input {url} is missing: put the file at {s3_to_local(url, settings)}")
         return
     if settings.target == "sagemaker":
         import awswrangler as wr
-        if not wr.s3.does_object_exist(url): wr.s3.upload(str(DATA_FILE), url)
+        if not wr.s3.does_object_exist(url): wr.s3.upload(str(data_file), url)
         return
     dest = s3_to_local(url, settings)
-    if not dest.exists(): dest.parent.mkdir(parents=True, exist_ok=True); shutil.copyfile(DATA_FILE, dest)
+    if not dest.exists(): dest.parent.mkdir(parents=True, exist_ok=True); shutil.copyfile(data_file, dest)
 
 def _local_engine():
     "The local engine's `run_definition`, or a WorkbookError saying it is missing."
@@ -586,14 +587,15 @@ def run_pipeline(pipeline: Pipeline, # the pipeline to run (`get_pipeline(...)`)
                  description: str | None = None, # sagemaker target: pipeline description
                  tags: list | None = None, # sagemaker target: tags of the pipeline
                  job_variables: dict | None = None, # local target: variables every job gets (the local AWS endpoint)
-                 bundled_data: bool = True, # stage the bundled penguins data at `InputDataUrl` if it is missing
+                 bundled_data: bool | Path = True, # stage the bundled penguins data (or this file) at `InputDataUrl` if it is missing
+                 graph: Path | None = IMAGES_DIR / "pipeline.png", # local target: where to draw the pipeline's graph (None: nowhere)
                 ) -> int:
-    "Run `pipeline` on the local engine (drawing its graph into images/), or upsert and start it on SageMaker Pipelines; 0 if the execution succeeded."
+    "Run `pipeline` on the local engine (drawing its graph), or upsert and start it on SageMaker Pipelines; 0 if the execution succeeded."
     if settings.target == "local":
         run_definition = _local_engine()
         definition = json.loads(pipeline.definition())
         _stage_input(definition, settings, bundled_data)
-        draw_pipeline_graph(definition, IMAGES_DIR / "pipeline.png")
+        if graph: draw_pipeline_graph(definition, graph)
         from workbook.registry import register_model_package
         from workbook.tuning import run_tuning_job
         record = run_definition(definition, settings, parameters, resume=resume, pipeline_name=pipeline.name,
@@ -635,8 +637,11 @@ def run_pipeline_main(argv: list[str] | None = None, # command-line arguments, d
         own = args.module_name == "workbook.pipeline"
         with _local_aws_for(args.module_name, settings) as aws:
             pipeline = get_pipeline_driver(args.module_name, args.kwargs)
+            module = sys.modules[args.module_name]  # a module may bundle its data: `bundled_data()` -> its file
+            bundled = True if own else module.bundled_data() if hasattr(module, "bundled_data") else False
             code = run_pipeline(pipeline, settings, role_arn=args.role_arn, description=args.description,
-                                tags=convert_struct(args.tags), bundled_data=own, job_variables=aws.environment if aws else None)
+                                tags=convert_struct(args.tags), bundled_data=bundled, graph=IMAGES_DIR / "pipeline.png" if own else None,
+                                job_variables=aws.environment if aws else None)
     except Exception as e:  # the template's contract: any error is one message and exit code 1
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(1) from None

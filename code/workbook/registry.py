@@ -4,10 +4,10 @@
 
 # %% auto #0
 __all__ = ['PENDING', 'APPROVED', 'REJECTED', 'APPROVAL_STATUSES', 'ALLOWED_TRANSITIONS', 'INSTANCE_TYPES', 'TAG', 'METRIC_TAGS',
-           'check_transition', 'inference_image_uri', 'default_inference_spec', 'model_package_request',
-           'model_package_arn', 'ensure_model_package_group', 'register_model_package', 'register_model_version',
-           'get_model_version', 'list_model_versions', 'update_approval', 'latest_approved', 'format_versions',
-           'add_commands']
+           'REGRESSION_SECTION', 'check_transition', 'inference_image_uri', 'default_inference_spec',
+           'model_package_request', 'metric_tags', 'model_package_arn', 'ensure_model_package_group',
+           'register_model_package', 'register_model_version', 'get_model_version', 'list_model_versions',
+           'update_approval', 'latest_approved', 'format_versions', 'add_commands']
 
 # %% ../../nbs/05_registry.ipynb #78e5e7bc
 import argparse
@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .config import TENSORFLOW_VERSION, Settings, WorkbookError, is_s3, load_settings, local_to_s3, s3_to_local
-from .evaluation import EVALUATION_FILE, report_metric
+from .evaluation import EVALUATION_FILE, METRICS_SECTION, report_metric
 
 # %% ../../nbs/05_registry.ipynb #7558f386
 PENDING, APPROVED, REJECTED = "PendingManualApproval", "Approved", "Rejected"
@@ -128,6 +128,15 @@ TAG = {"status": "sagemaker.approval_status", "comment": "sagemaker.approval_des
        "model_data_url": "sagemaker.model_data_url", "inference": "sagemaker.inference_specification",
        "metrics": "sagemaker.model_metrics", "modified": "sagemaker.last_modified_time"}
 METRIC_TAGS = ("accuracy", "weighted_f1")  # report metrics copied into `metrics.<name>` tags
+REGRESSION_SECTION = "regression_metrics"  # a regression report's section (the model-build template's): all its values become tags
+
+def metric_tags(report: dict, # an evaluation report in SageMaker's model-quality format
+               ) -> dict[str, str]:
+    "The `metrics.<name>` tags of a report: the classifier's `METRIC_TAGS`, every value of a regression report."
+    tags = {f"metrics.{m}": f"{report_metric(report, m):.6f}" for m in METRIC_TAGS if m in (report.get(METRICS_SECTION) or {})}
+    for name, metric in (report.get(REGRESSION_SECTION) or {}).items():
+        if isinstance(metric, dict) and isinstance(metric.get("value"), (int, float)): tags[f"metrics.{name}"] = f"{metric['value']:.6f}"
+    return tags
 
 # %% ../../nbs/05_registry.ipynb #a8e5db37
 def model_package_arn(settings: Settings, group: str, version: int | None = None) -> str:
@@ -179,7 +188,7 @@ class _MlflowRegistry:
         metrics_uri = _request_metrics_uri(request)
         if metrics_uri:
             report = _read_s3_json(self.settings, metrics_uri)
-            tags |= {f"metrics.{m}": f"{report_metric(report, m):.6f}" for m in METRIC_TAGS}
+            tags |= metric_tags(report)
         tags |= {f"metadata.{k}": str(v) for k, v in (request.get("CustomerMetadataProperties") or {}).items()}
         self.ensure_group(group)
         mv = self.client.create_model_version(group, source=str(source.resolve()), tags=tags,
@@ -220,6 +229,8 @@ class _MlflowRegistry:
 def _describe_metrics(tags: dict) -> str:
     "A one-line description of a version from its metric tags."
     metrics = ", ".join(f"{m} {float(tags[f'metrics.{m}']):.4f}" for m in METRIC_TAGS if f"metrics.{m}" in tags)
+    others = ", ".join(f"{k[8:]} {float(v):.4f}" for k, v in sorted(tags.items()) if k.startswith("metrics.") and k[8:] not in METRIC_TAGS)
+    if others and not metrics: return f"Model version; test {others}"
     return f"Penguins classifier; test {metrics}" if metrics else "Penguins classifier"
 
 def _unknown_version(group: str, version, known: list[int]) -> str:

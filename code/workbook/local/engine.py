@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..config import Settings, WorkbookError, s3_to_local
+from .algorithms import algorithm_problem
 from .images import build_environment, check_images, image_environment, image_overrides, shipped_requirements
 from .jobs import run_processing_job, run_training_job, sagemaker_arn, stop_all_jobs, utc_now
 
@@ -728,6 +729,8 @@ def _job_problems(name: str, job: dict, parameters: dict) -> list[str]:
         out.append(f"step {name!r}: S3DataDistributionType 'ShardedByS3Key': one local instance gets all the data (use FullyReplicated)")
     if any("FeatureStoreOutput" in o for o in (job.get("ProcessingOutputConfig") or {}).get("Outputs", [])):
         out.append(f"step {name!r}: FeatureStoreOutput: the local engine writes outputs to the store only")
+    image = value((job.get("AlgorithmSpecification") or {}).get("TrainingImage"))
+    if problem := algorithm_problem(image, job.get("HyperParameters") or job.get("StaticHyperParameters")): out.append(f"step {name!r}: {problem}")
     return out
 
 def definition_problems(definition: dict,  # the pipeline definition

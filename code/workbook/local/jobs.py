@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..config import Settings, WorkbookError, is_s3, s3_to_local
+from . import algorithms
 
 # %% auto #0
 __all__ = ['utc_now', 'account_id', 'sagemaker_arn', 'container_path', 'JobError', 'local_path', 'download', 'upload',
@@ -221,9 +222,9 @@ def _processing_command(app: dict, job_dir: Path, python: str | Path) -> list[st
                        "are not available without a container")
     cmd = [container_path(str(a), job_dir) for a in entry + list(app.get("ContainerArguments") or [])]
     if Path(cmd[0]).name in ("python", "python3"): cmd[0] = str(python)
-    for arg in cmd[:2]:  # `/bin/bash runproc.sh`: the script itself mentions /opt/ml paths
+    for arg in cmd[:2]:  # `/bin/bash runproc.sh`, `python3 evaluate.py`: the script itself mentions /opt/ml paths
         p = Path(arg)
-        if p.suffix == ".sh" and p.is_file() and p.resolve().is_relative_to(Path(job_dir).resolve()):
+        if p.suffix in (".sh", ".py") and p.is_file() and p.resolve().is_relative_to(Path(job_dir).resolve()):
             p.write_text(container_path(p.read_text(), job_dir))
     return cmd
 
@@ -299,10 +300,12 @@ def scan_metrics(line: str,  # one log line
                  metric_definitions: list[dict]) -> dict[str, float]:  # [{"Name", "Regex"}]
     "The metric values that `line` reports, by metric name (captures that are not numbers are ignored)."
     found = {}
-    for d in metric_definitions or []:
-        if m := re.search(d["Regex"], line):
-            try: found[d["Name"]] = float(m.group(1))
-            except (IndexError, TypeError, ValueError): pass
+    # CloudWatch shows a tab as `#011`, and regexes written for it (the built-in algorithms') expect that form
+    for text in [line] + ([line.replace("\t", "#011")] if "\t" in line else []):
+        for d in metric_definitions or []:
+            if d["Name"] not in found and (m := re.search(d["Regex"], text)):
+                try: found[d["Name"]] = float(m.group(1))
+                except (IndexError, TypeError, ValueError): pass
     return found
 
 # %% ../../../nbs/90_local_jobs.ipynb #a89a0c8f
@@ -357,7 +360,7 @@ def run_training_job(request: dict,  # CreateTrainingJob request (expressions re
                      log_path: Path,  # where the job's stdout and stderr go
                      echo: Callable[[str], None] | None = None,  # called with every log line
                      python: str | Path | None = None) -> dict:  # the Python of the image environment (default: this one)
-    "Run a training job through the sagemaker-training toolkit; return a DescribeTrainingJob-like response."
+    "Run a training job (the sagemaker-training toolkit, or a built-in algorithm); return a DescribeTrainingJob-like response."
     name, job_dir = request["TrainingJobName"], Path(job_dir).resolve()
     arn = sagemaker_arn("training-job", name, settings)
     out = {"TrainingJobName": name, "TrainingJobArn": arn, "TrainingJobStatus": "InProgress",
@@ -365,7 +368,9 @@ def run_training_job(request: dict,  # CreateTrainingJob request (expressions re
                                       "ResourceConfig", "StoppingCondition", "RoleArn", "Environment") if k in request},
            "CreationTime": utc_now(), "TrainingStartTime": utc_now()}
     base = _fresh(job_dir / "opt" / "ml")
-    definitions = request.get("AlgorithmSpecification", {}).get("MetricDefinitions", [])
+    spec = request.get("AlgorithmSpecification", {})
+    algorithm = algorithms.xgboost_version(spec.get("TrainingImage"), request.get("HyperParameters"))  # None: script mode
+    definitions = (algorithms.METRIC_DEFINITIONS if algorithm else []) + spec.get("MetricDefinitions", [])
     latest = {}
     try:
         for ch in request.get("InputDataConfig", []):
@@ -381,7 +386,8 @@ def run_training_job(request: dict,  # CreateTrainingJob request (expressions re
         env = job_environment(job_dir, python, settings.region, {**(request.get("Environment") or {}),
                                                                   "TRAINING_JOB_NAME": name, "TRAINING_JOB_ARN": arn})
         def _on_line(line): latest.update(scan_metrics(line, definitions))
-        code = run_logged([str(python), "-c", _TRAIN_CMD], env, job_dir, log_path, on_line=_on_line, echo=echo,
+        cmd = [str(python), "-P", algorithms.__file__, algorithm] if algorithm else [str(python), "-c", _TRAIN_CMD]
+        code = run_logged(cmd, env, job_dir, log_path, on_line=_on_line, echo=echo,
                           max_runtime=_max_runtime(request))
     except JobTimeout as e:
         code, out["FailureReason"] = None, f"MaxRuntimeExceeded: {e}"
