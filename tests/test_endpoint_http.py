@@ -214,7 +214,6 @@ def test_capture_files_parse_and_count_equals_requests(server):
     assert last["captureData"]["endpointInput"] == {"observedContentType": "text/csv", "mode": "INPUT", "data": _csv(ROWS[:1]).decode(), "encoding": "CSV"}
     assert last["captureData"]["endpointOutput"]["encoding"] == "JSON"
     assert json.loads(last["captureData"]["endpointOutput"]["data"])["predictions"][0]["species"]
-    assert any(r["eventMetadata"].get("inferenceId") == "boto-1" for _, r in records) or server.ok < 3
 
 
 def test_sigterm_flushes_every_record(server, tmp_path):

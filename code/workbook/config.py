@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 __all__ = ['TARGET', 'NUMERIC_FEATURES', 'CATEGORICAL_FEATURES', 'FEATURES', 'COLUMNS', 'SPECIES', 'ISLANDS', 'SEXES', 'ROOT',
            'DATA_FILE', 'IMAGES_DIR', 'TARGETS', 'TENSORFLOW_VERSION', 'SKLEARN_VERSION', 'SDK_V2_REASON',
            'WorkbookError', 'ConfigError', 'exit_on_error', 'sdk_v2_notice', 'Settings', 'load_settings', 's3_to_local',
-           'local_to_s3', 'is_s3']
+           'local_to_s3', 'is_s3', 'process_alive']
 
 # %% ../../nbs/00_config.ipynb #d35d53e2
 TARGET = "species"
@@ -177,3 +177,16 @@ def local_to_s3(path: str | Path, settings: Settings | None = None) -> str:
 def is_s3(location: str | Path) -> bool:
     "Is `location` an `s3://` URI?"
     return str(location).startswith("s3://")
+
+# %% ../../nbs/00_config.ipynb #47ecdfbd
+def process_alive(pid, # a process id (anything else: not alive)
+                  command: str | None = None, # text its command line must contain (the id may have been reused)
+                 ) -> bool:
+    "Is `pid` a running process (not a zombie) whose command line contains `command`?"
+    import psutil
+    try:
+        proc = psutil.Process(int(pid))
+        if proc.status() == psutil.STATUS_ZOMBIE: return False
+        return command is None or command in " ".join(proc.cmdline())
+    except (psutil.NoSuchProcess, psutil.ZombieProcess, ValueError, TypeError): return False
+    except psutil.AccessDenied: return command is None

@@ -27,7 +27,7 @@ import time
 import warnings
 from pathlib import Path
 
-from .config import ROOT, Settings, WorkbookError, exit_on_error, is_s3, load_settings, s3_to_local
+from .config import ROOT, Settings, WorkbookError, exit_on_error, is_s3, load_settings, process_alive, s3_to_local
 from .handler import CSV_TYPE
 from .serving import CaptureConfig, capture_destination
 
@@ -84,11 +84,7 @@ def _alive(pid: int) -> bool:
     try:
         if os.waitpid(pid, os.WNOHANG)[0] == pid: return False  # our child, and it just exited
     except ChildProcessError: pass
-    try: cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError: return False
-    try: state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError): state = "?"
-    return b"workbook.serving" in cmdline and state != "Z"
+    return process_alive(pid, "workbook.serving")
 
 # %% ../../nbs/06a_deployment.ipynb #de3cbb70
 def _ping(host: str, port: int, timeout: float = 2) -> tuple[int, str]:

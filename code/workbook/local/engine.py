@@ -26,7 +26,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
-from ..config import Settings, WorkbookError, s3_to_local
+from ..config import Settings, WorkbookError, process_alive, s3_to_local
 from .algorithms import algorithm_problem
 from .images import build_environment, check_images, image_environment, image_overrides, shipped_requirements
 from .jobs import run_processing_job, run_training_job, sagemaker_arn, stop_all_jobs, utc_now
@@ -308,18 +308,12 @@ def executions_dir(settings: Settings) -> Path:
     "The folder of all execution records."
     return Path(settings.store) / "executions"
 
-def _pid_alive(pid) -> bool:
-    "Is a process with id `pid` running on this machine?"
-    try: os.kill(int(pid), 0)
-    except (ProcessLookupError, ValueError, TypeError): return False
-    except PermissionError: return True
-    return True
 
 def _load_record(path: Path) -> dict:
     "The execution record at `path`; an `Executing` record whose engine process is gone reads as `Stopped`."
     record = json.loads(Path(path).read_text())
     record["ExecutionDir"] = str(Path(path).parent)
-    if record.get("PipelineExecutionStatus") == "Executing" and not _pid_alive(record.get("EnginePid")):
+    if record.get("PipelineExecutionStatus") == "Executing" and not process_alive(record.get("EnginePid")):
         record["PipelineExecutionStatus"] = "Stopped"
         record["FailureReason"] = record.get("FailureReason") or "the engine process ended before the execution finished"
     return record
