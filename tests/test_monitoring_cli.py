@@ -45,6 +45,8 @@ def test_baseline_job_on_the_container_layout(tmp_path):
     assert statistics["dataset"]["item_count"] == 200
     assert [f["name"] for f in constraints["features"]][0] == "island"
     assert constraints["monitoring_config"]["distribution_constraints"]["comparison_method"] == "Robust"
+    types = {f["name"]: f["inferred_type"] for f in statistics["features"]}
+    assert (types["flipper_length_mm"], types["body_mass_g"]) == ("Fractional", "Fractional")  # written 181.0, 3750.0
 
 
 def test_bad_input_exits_1_with_one_line(tmp_path):

@@ -386,3 +386,65 @@ def test_traffic_requests_are_valid_invoke_endpoint_requests(aws):
 
 def test_monitor_traffic_invokes_the_sagemaker_endpoint(aws):
     assert _cli("traffic", "-n", "3").strip() == "sent 3 normal requests to SageMaker endpoint penguins-endpoint: 200: 3"
+
+
+# -- constraints.json as the SDK writes it ------------------------------------------------------------------------------
+
+def _sdk_checks(settings, tmp_path, edit, drift: bool = True) -> set:
+    """Edit the baseline's constraints.json through the SDK's `Constraints` (read from S3, changed, saved back to S3),
+    then run the workbook's data-quality analysis on captured traffic against it: the (check, feature) pairs raised."""
+    from sagemaker.model_monitor import Constraints
+    from sagemaker.session import Session
+    uris = _put_baseline(settings, tmp_path)
+    session = Session(boto3.Session(region_name=REGION), default_bucket=BUCKET)
+    constraints = Constraints.from_s3_uri(uris["constraints"], sagemaker_session=session)
+    edit(constraints)
+    constraints.save()
+    monitoring.download_s3(settings, BASELINE_OUTPUT, tmp_path / "from-s3")
+    rows = monitoring.traffic_rows(300, drift=drift, seed=3)
+    monitoring.write_capture([monitoring.capture_record(r + "\n", None, f"2026-09-01T10:{i % 60:02d}:00Z") for i, r in enumerate(rows)],
+                             tmp_path / "capture")
+    monitoring.run_data_quality(tmp_path / "from-s3", tmp_path / "capture", tmp_path / "out")
+    violations = json.loads((tmp_path / "out" / "constraint_violations.json").read_text())["violations"]
+    return {(v["constraint_check_type"], v["feature_name"]) for v in violations}
+
+
+def _distribution(**settings):
+    "An SDK edit: set keys of `monitoring_config.distribution_constraints`."
+    return lambda c: c.body_dict["monitoring_config"]["distribution_constraints"].update(settings)
+
+
+DRIFTED = {("baseline_drift_check", "body_mass_g"), ("baseline_drift_check", "island"), ("categorical_values_check", "island")}
+
+
+def test_sdk_constraints_unchanged_flag_the_drifted_traffic(aws, tmp_path):
+    assert _sdk_checks(aws, tmp_path, lambda c: None) == DRIFTED
+
+
+def test_sdk_set_monitoring_false_disables_every_check(aws, tmp_path):
+    assert _sdk_checks(aws, tmp_path, lambda c: c.set_monitoring(False)) == set()
+
+
+def test_sdk_feature_override_disables_one_feature(aws, tmp_path):
+    def edit(c):
+        c.set_monitoring(False, feature_name="island")
+        assert next(f for f in c.body_dict["features"] if f["name"] == "island")["monitoring_config_overrides"] == {"evaluate_constraints": "Disabled"}
+    assert _sdk_checks(aws, tmp_path, edit) == {("baseline_drift_check", "body_mass_g")}
+
+
+def test_sdk_feature_override_threshold_applies_to_its_feature(aws, tmp_path):
+    def edit(c):
+        next(f for f in c.body_dict["features"] if f["name"] == "body_mass_g")["monitoring_config_overrides"] = {"comparison_threshold": 0.99}
+    assert _sdk_checks(aws, tmp_path, edit) == DRIFTED - {("baseline_drift_check", "body_mass_g")}
+
+
+def test_sdk_chi_squared_ignores_new_categories(aws, tmp_path):
+    """ChiSquared compares the shares of the baseline's islands only: a new island is a domain violation, not drift."""
+    assert _sdk_checks(aws, tmp_path, _distribution(categorical_drift_method="ChiSquared")) == DRIFTED - {("baseline_drift_check", "island")}
+
+
+def test_sdk_linf_robust_forgives_sampling_noise(aws, tmp_path):
+    """With a threshold of 0, normal traffic drifts under `linf_simple` and not under the documented `linf_robust`."""
+    assert _sdk_checks(aws, tmp_path, _distribution(comparison_method="linf_robust", comparison_threshold=0.0), drift=False) == set()
+    simple = _sdk_checks(aws, tmp_path / "simple", _distribution(comparison_method="linf_simple", comparison_threshold=0.0), drift=False)
+    assert {check for check, _ in simple} == {"baseline_drift_check"}
