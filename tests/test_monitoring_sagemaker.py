@@ -302,10 +302,13 @@ def _put_capture(settings, tmp_path):
     return monitoring.upload_s3(settings, tmp_path / "capture", f"s3://{BUCKET}/datacapture")
 
 
-def test_monitor_commands_read_and_write_s3(aws, tmp_path):
+def test_monitor_commands_read_and_write_s3(aws, tmp_path, registered_drift_baselines, monkeypatch):
+    """The whole loop on the bucket. `monitor run` compares with the baseline registered with the deployed version
+    (version 3, the BaselineData output), not with the newest baseline in the bucket (one of heavier penguins)."""
     settings = aws
+    _put_baseline(settings, tmp_path)
     baseline_csv = tmp_path / "baseline.csv"
-    _baseline_frame().to_csv(baseline_csv, index=False)
+    _baseline_frame().assign(body_mass_g=lambda d: d.body_mass_g + 1500).to_csv(baseline_csv, index=False)
     boto3.client("s3", region_name=REGION).upload_file(str(baseline_csv), BUCKET, "penguins-pipeline/abc123/PreprocessData/output/baseline/baseline/baseline.csv")
     _put_capture(settings, tmp_path)
 
@@ -317,8 +320,14 @@ def test_monitor_commands_read_and_write_s3(aws, tmp_path):
     assert out.startswith(f"wrote ground truth for 120 predictions (error rate 0.3) into s3://{BUCKET}/ground-truth")
     assert _keys("ground-truth/") and all(k.startswith("ground-truth/2026/09/01/10/") for k in _keys("ground-truth/"))
 
-    out = _cli("run", "--start", "2026-09-01T10:00:00Z", "--end", "2026-09-01T11:00:00Z")
-    assert "data quality: 120 requests, 120 rows" in out and "model quality: 120 labelled rows" in out
+    rec = Recorder()
+    _expect_registry_lookups(rec, settings, registered_drift_baselines)
+    monkeypatch.setattr(monitoring, "sagemaker_session", lambda settings: rec.session)
+    with rec.stubber: out = _cli("run", "--start", "2026-09-01T10:00:00Z", "--end", "2026-09-01T11:00:00Z")
+    rec.assert_all_valid()
+    assert rec.operations() == ["DescribeEndpoint", "DescribeEndpointConfig", "DescribeModelPackage"]
+    assert out.startswith(f"baseline: registered with model version 3 ({BASELINE_OUTPUT})")
+    assert "body_mass_g" in out and "data quality: 120 requests, 120 rows" in out and "model quality: 120 labelled rows" in out
     assert "baseline_drift_check" in out and "categorical_values_check" in out and "LessThanThreshold" in out
     run_uri = out.strip().splitlines()[-1].removeprefix("outputs: ")
     assert run_uri.startswith(f"s3://{BUCKET}/monitoring/runs/")
@@ -327,7 +336,7 @@ def test_monitor_commands_read_and_write_s3(aws, tmp_path):
         "run.json", "data-quality/statistics.json", "data-quality/constraint_violations.json",
         "model-quality/statistics.json", "model-quality/constraint_violations.json", "model-quality/metrics_over_time.csv"}
     run = _get_json(f"{run_prefix}/run.json")
-    assert (run["baseline"], run["capture"]) == (f"s3://{BUCKET}/monitoring/baseline", f"s3://{BUCKET}/datacapture")
+    assert (run["baseline"], run["model_version"], run["capture"]) == (BASELINE_OUTPUT, 3, f"s3://{BUCKET}/datacapture")
     assert _get_json(f"{run_prefix}/data-quality/statistics.json")["dataset"]["item_count"] == 120
 
     out = _cli("report", "--images", str(tmp_path / "img"))
@@ -341,7 +350,7 @@ def test_monitor_run_without_capture_in_the_window_is_one_line(aws, tmp_path, ca
     settings = aws
     _put_baseline(settings, tmp_path)
     _put_capture(settings, tmp_path)
-    with pytest.raises(SystemExit) as e: main(["monitor", "run", "--start", "2030-01-01T00:00:00Z"])
+    with pytest.raises(SystemExit) as e: main(["monitor", "run", "--baseline", BASELINE_OUTPUT, "--start", "2030-01-01T00:00:00Z"])
     assert e.value.code == 1
     err = capsys.readouterr().err
     assert err == f"error: no captured data in s3://{BUCKET}/datacapture between 2030-01-01T00:00:00 and now\n"
@@ -380,12 +389,28 @@ def test_traffic_requests_are_valid_invoke_endpoint_requests(aws):
     assert result == {"sent": 3, "ok": 3, "status": {200: 3}}
     shape = runtime.meta.service_model.operation_model("InvokeEndpoint").input_shape
     for name, params in requests: validate_parameters(params, shape)
-    assert [(n, p["EndpointName"], p["ContentType"], p["Accept"], p["InferenceId"]) for n, p in requests] == [
-        ("InvokeEndpoint", "penguins-endpoint", "text/csv", "application/json", f"drift-42-{i}") for i in range(3)]
+    assert [(n, p["EndpointName"], p["ContentType"], p["Accept"]) for n, p in requests] == [
+        ("InvokeEndpoint", "penguins-endpoint", "text/csv", "application/json")] * 3
+    ids = [p["InferenceId"] for _, p in requests]
+    run = ids[0].rsplit("-", 1)[0]
+    assert run.startswith("drift-") and ids == [f"{run}-{i}" for i in range(3)]
 
 
 def test_monitor_traffic_invokes_the_sagemaker_endpoint(aws):
     assert _cli("traffic", "-n", "3").strip() == "sent 3 normal requests to SageMaker endpoint penguins-endpoint: 200: 3"
+
+
+def test_inference_ids_are_unique_across_runs(aws):
+    """Two `monitor traffic` runs with the same seed send the same penguins under different inference ids."""
+    settings = aws
+    runtime = boto3.client("sagemaker-runtime", region_name=REGION)
+    ids = []
+    runtime.meta.events.register("provide-client-params.sagemaker-runtime.*", lambda params, model, **kw: ids.append(params["InferenceId"]))
+    stubber = Stubber(runtime)
+    for _ in range(10): stubber.add_response("invoke_endpoint", {"Body": b'{"predictions": []}', "ContentType": "application/json"})
+    with stubber:
+        for _ in range(2): monitoring.send_traffic("sagemaker", 5, seed=42, client=monitoring.RuntimeClient(settings, runtime))
+    assert len(set(ids)) == 10
 
 
 # -- constraints.json as the SDK writes it ------------------------------------------------------------------------------

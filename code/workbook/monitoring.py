@@ -16,8 +16,9 @@ __all__ = ['KLL_K', 'KLL_C', 'N_BUCKETS', 'MAX_DOMAIN', 'MONITORING_CONFIG', 'CO
            's3_objects', 'read_s3_bytes', 'read_s3_json', 'write_s3_json', 'download_s3', 'upload_s3',
            'deployed_model_version', 'registered_baselines', 'schedule_names', 'monitoring_locations', 'endpoint_input',
            'monitor_args', 'schedule_args', 'sagemaker_session', 'find_registered_baselines',
-           'create_data_quality_schedule', 'create_model_quality_schedule', 'create_monitoring_schedules',
-           'delete_monitoring_schedules', 'add_commands']
+           'local_registered_baselines', 'registered_baseline', 'create_data_quality_schedule',
+           'create_model_quality_schedule', 'create_monitoring_schedules', 'delete_monitoring_schedules',
+           'add_commands']
 
 # %% ../../nbs/07_monitoring.ipynb #5fb8aeee
 if __package__ in (None, "") and "__file__" in globals():  # run as a script, as SageMaker runs it: nbdev's relative imports need the package
@@ -577,18 +578,27 @@ class CaptureScan:
     rows: int = 0
     bad_lines: int = 0
     bad_payloads: int = 0
+    duplicate_ids: int = 0
     examples: list = field(default_factory=list)
 
     def bad(self, path: Path, line: int | None, reason: str, payload: bool = False):
         "Count a bad line (or an undecodable payload) and keep the first few for the report."
         if payload: self.bad_payloads += 1
         else: self.bad_lines += 1
+        self._example(path, line, reason)
+
+    def duplicate(self, path: Path, line: int | None, key: str, what: str):
+        "Count a record whose merge id was seen before (it is not used) and keep the first few for the report."
+        self.duplicate_ids += 1
+        self._example(path, line, f"duplicate {what} id {key!r}: only the first is used")
+
+    def _example(self, path: Path, line: int | None, reason: str):
         if len(self.examples) < 10: self.examples.append(f"{path}" + (f":{line}" if line else "") + f": {reason}")
 
     def summary(self) -> dict:
         "The scan as a JSON-ready dict."
         return {"files": self.files, "records": self.records, "rows": self.rows, "bad_lines": self.bad_lines,
-                "bad_payloads": self.bad_payloads, "examples": self.examples}
+                "bad_payloads": self.bad_payloads, "duplicate_ids": self.duplicate_ids, "examples": self.examples}
 
 # %% ../../nbs/07_monitoring.ipynb #4f0d0634
 _HOUR_PARTS = re.compile(r"^\d{4}/\d{2}/\d{2}/\d{2}$")
@@ -857,15 +867,15 @@ def merge_ground_truth(capture_root: str | Path, # capture destination (or one e
                        start: datetime | str | None = None, # window start of the inferences (inclusive)
                        end: datetime | str | None = None, # window end of the inferences (exclusive)
                       ) -> tuple[pd.DataFrame, CaptureScan]:
-    "Captured predictions joined with their ground truth by inferenceId (else eventId): one row per predicted row."
+    "Captured predictions joined with their ground truth by inferenceId (else eventId): one row per predicted row; duplicate ids are counted."
     scan, predictions = CaptureScan(), {}
     for rec in iter_capture_records(capture_root, start, end, scan):
-        out = rec["captureData"].get("endpointOutput")
-        try: predictions[_merge_id(rec)] = (rec["eventMetadata"].get("inferenceTime"), payload_labels(out))
+        out, key = rec["captureData"].get("endpointOutput"), _merge_id(rec)
+        if key in predictions: scan.duplicate(Path(str(capture_root)), None, key, "inference"); continue
+        try: predictions[key] = (rec["eventMetadata"].get("inferenceTime"), payload_labels(out))
         except (ValueError, TypeError, AttributeError) as e: scan.bad(Path(str(capture_root)), None, f"response not readable: {e}", payload=True)
-    gt_scan, rows = CaptureScan(), []
+    rows, labelled = [], set()
     for path in capture_files(ground_truth_root):
-        gt_scan.files += 1
         with open(path, "rb") as fh:
             for i, line in enumerate(fh, 1):
                 if not line.strip(): continue
@@ -873,8 +883,10 @@ def merge_ground_truth(capture_root: str | Path, # capture destination (or one e
                     rec = json.loads(line)
                     key, actual = rec["eventMetadata"]["eventId"], payload_labels(rec["groundTruthData"])
                 except (ValueError, KeyError, TypeError) as e: scan.bad(path, i, f"bad ground-truth line: {e}"); continue
+                if key in labelled: scan.duplicate(path, i, key, "ground-truth"); continue
                 if key not in predictions: continue
-                t, predicted = predictions.pop(key)
+                labelled.add(key)
+                t, predicted = predictions[key]
                 if len(predicted) != len(actual): scan.bad(path, i, f"{len(actual)} labels for {len(predicted)} predictions", payload=True); continue
                 rows += [(t, key, p, a) for p, a in zip(predicted, actual)]
     merged = pd.DataFrame(rows, columns=["time", "inference_id", "predicted", "actual"])
@@ -886,6 +898,7 @@ def merge_ground_truth(capture_root: str | Path, # capture destination (or one e
 def model_quality_statistics(merged: pd.DataFrame, # predictions with ground truth (`merge_ground_truth`)
                              classes: list[str] = SPECIES, # known classes; other labels found are added
                              seed: int = 42, # seed of the resampled standard deviations
+                             evaluation_time: datetime | str | None = None, # time of the evaluation (default now)
                             ) -> dict:
     "Model Monitor's model-quality `statistics.json` (multiclass) of merged predictions."
     from workbook.evaluation import evaluation_report
@@ -894,6 +907,7 @@ def model_quality_statistics(merged: pd.DataFrame, # predictions with ground tru
     index = {c: i for i, c in enumerate(classes)}
     report = evaluation_report(merged.actual.map(index).to_numpy(), merged.predicted.map(index).to_numpy(), classes, seed=seed)
     report.pop("per_class_metrics", None)
+    report["dataset"]["evaluation_time"] = _utc(evaluation_time).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     return report
 
 # %% ../../nbs/07_monitoring.ipynb #2b4bd92b
@@ -972,7 +986,7 @@ def simulate_ground_truth(capture_root: str | Path, # capture destination (or on
 # %% ../../nbs/07_monitoring.ipynb #ee88b3e6
 def run_model_quality(capture_root: str | Path, # capture destination (or one endpoint's folder)
                       ground_truth_root: str | Path, # ground-truth destination
-                      output_dir: str | Path, # receives statistics.json, constraint_violations.json, metrics_over_time.csv
+                      output_dir: str | Path, # receives statistics.json, constraint_violations.json, metrics_over_time.csv, merge_report.json
                       constraints: dict | str | Path | None = None, # model-quality constraints (dict or file); None: no check
                       start: datetime | str | None = None, # window start (inclusive)
                       end: datetime | str | None = None, # window end (exclusive)
@@ -986,6 +1000,7 @@ def run_model_quality(capture_root: str | Path, # capture destination (or one en
     write_json(statistics, output_dir / "statistics.json")
     write_json(violations, output_dir / "constraint_violations.json")
     metrics_over_time(merged).to_csv(output_dir / "metrics_over_time.csv", index=False)
+    write_json(scan.summary() | {"start": _time_key(start), "end": _time_key(end)}, output_dir / "merge_report.json")
     accuracy = statistics["multiclass_classification_metrics"]["accuracy"]["value"]
     return scan.summary() | {"accuracy": accuracy, "violations": len(violations["violations"]), "output": str(output_dir)}
 
@@ -1094,16 +1109,18 @@ def send_traffic(url: str, # endpoint base URL (http://127.0.0.1:8080) or its /i
                  seed: int = 42, # seed of the sample
                  client=None, # an httpx.Client to use (default: a new one)
                  inference_ids: bool = True, # send an X-Amzn-SageMaker-Inference-Id header with each request
+                run_id: str | None = None, # part of every inference id (default: new for each call)
                 ) -> dict:
-    "Post `n` CSV requests to an endpoint; count the answers by status code."
+    "Post `n` CSV requests to an endpoint, each with its own inference id; count the answers by status code."
     import httpx
     target = url if url.rstrip("/").endswith("invocations") else url.rstrip("/") + "/invocations"
     counts, own = {}, client is None
+    run_id = run_id or uuid.uuid4().hex[:12]  # ids stay unique across runs with the same seed
     client = client or httpx.Client(timeout=10)
     try:
         for i, row in enumerate(traffic_rows(n, drift, seed)):
             headers = {"Content-Type": "text/csv", "Accept": "application/json"}
-            if inference_ids: headers["X-Amzn-SageMaker-Inference-Id"] = f"{'drift' if drift else 'normal'}-{seed}-{i}"
+            if inference_ids: headers["X-Amzn-SageMaker-Inference-Id"] = f"{'drift' if drift else 'normal'}-{run_id}-{i}"
             try: status = client.post(target, content=row + "\n", headers=headers).status_code
             except httpx.TransportError as e: raise WorkbookError(f"cannot reach the endpoint at {target}: {e}") from None
             counts[status] = counts.get(status, 0) + 1
@@ -1427,6 +1444,26 @@ def _refuse_existing(client, name: str) -> None:
     if _schedule_exists(client, name):
         raise WorkbookError(f"monitoring schedule {name} exists: delete it first (`workbook monitor unschedule`)")
 
+# %% ../../nbs/07_monitoring.ipynb #0dd3ddb4
+def local_registered_baselines(settings, # store, endpoint name, model package group
+                               version: int | None = None, # model version; None: the one the local endpoint serves
+                              ) -> dict:
+    "The model version (deployed locally, or given) and the data-quality baseline the local registry holds for it."
+    from workbook.registry import get_model_version
+    if version is None:
+        from workbook.deployment import endpoint_status
+        try: version = endpoint_status(settings)["model_version"]
+        except WorkbookError as e: raise WorkbookError(f"{e}, or give the model version (--version) or a baseline (--baseline)") from None
+    package = get_model_version(settings, version)
+    return {"version": int(version), "model_package_arn": package["ModelPackageArn"], **registered_baselines(package)}
+
+def registered_baseline(settings, # target, endpoint, model package group
+                        version: int | None = None, # model version; None: the one the endpoint serves
+                       ) -> dict:
+    "The model version and its registered data-quality baseline (`statistics`, `constraints` URIs) on the settings' target."
+    if settings.target == "sagemaker": return find_registered_baselines(settings, sagemaker_session(settings), version)
+    return local_registered_baselines(settings, version)
+
 # %% ../../nbs/07_monitoring.ipynb #c6e3fd72
 def create_data_quality_schedule(settings, # endpoint, bucket, role, instance type
                                  version: int | None = None, # model version; None: the one the endpoint serves
@@ -1509,16 +1546,6 @@ def _find_baseline_csv(path: Path | None, settings) -> Path:
     if not found: raise WorkbookError(f"no baseline/baseline.csv under {settings.s3_root / settings.bucket}: run the pipeline first, or give a path")
     return found[-1]
 
-def _find_baseline_dir(path: Path | None, settings) -> Path:
-    "The baseline folder: the one given, `monitoring/baseline`, or the newest the pipeline's BaselineData step wrote."
-    if path is not None: return path
-    own = _monitoring_root(settings) / "baseline"
-    if (own / "statistics.json").exists(): return own
-    found = [p.parent for p in (settings.s3_root / settings.bucket).rglob("constraints.json")
-             if (p.parent / "statistics.json").exists() and _monitoring_root(settings) not in p.parents]
-    if not found: raise WorkbookError("no monitoring baseline: run the pipeline (`make run`) or `workbook monitor baseline` first")
-    return max(found, key=lambda p: p.stat().st_mtime)
-
 def _latest_run(settings) -> Path:
     runs = sorted((_monitoring_root(settings) / "runs").glob("*/run.json"))
     if not runs: raise WorkbookError(f"no monitoring run under {_monitoring_root(settings) / 'runs'}: run `workbook monitor run` first")
@@ -1533,25 +1560,17 @@ def _find_baseline_csv_s3(settings) -> str:
     if not found: raise WorkbookError(f"no baseline/baseline.csv in s3://{settings.bucket}: run the pipeline first, or give an s3:// URI")
     return _bucket_uri(settings, max(found, key=lambda o: o["LastModified"])["Key"])
 
-def _find_baseline_s3(settings) -> str:
-    "The baseline folder in the bucket: `monitoring/baseline`, or the newest the pipeline's baseline step wrote."
-    own = _bucket_uri(settings, MONITORING_PREFIX, "baseline")
-    if any(o["Key"].endswith("/statistics.json") for o in s3_objects(settings, own + "/")): return own
-    objects = s3_objects(settings, _bucket_uri(settings))
-    keys = {o["Key"] for o in objects}
-    found = [o for o in objects if o["Key"].endswith("/constraints.json") and not o["Key"].startswith(f"{MONITORING_PREFIX}/")
-             and o["Key"].removesuffix("constraints.json") + "statistics.json" in keys]
-    if not found: raise WorkbookError(f"no monitoring baseline in s3://{settings.bucket}: run the pipeline or `workbook monitor baseline` first")
-    return _bucket_uri(settings, max(found, key=lambda o: o["LastModified"])["Key"].rsplit("/", 1)[0])
-
 def _latest_run_s3(settings) -> str:
     runs = sorted(o["Key"] for o in s3_objects(settings, _bucket_uri(settings, MONITORING_PREFIX, "runs/")) if o["Key"].endswith("/run.json"))
     if not runs: raise WorkbookError(f"no monitoring run under {_bucket_uri(settings, MONITORING_PREFIX, 'runs')}: run `workbook monitor run` first")
     return _bucket_uri(settings, runs[-1].rsplit("/", 1)[0])
 
 def _fetch(settings, uri: str, path: Path) -> Path:
-    "Copy one S3 object (or a local file) to `path`, with a clear error if it is missing."
-    body = read_s3_bytes(settings, uri) if is_s3(uri) else (Path(uri).read_bytes() if Path(uri).is_file() else None)
+    "Copy one S3 object (on the local target, the store's file) or a local file to `path`, with a clear error if it is missing."
+    if is_s3(uri) and settings.target == "sagemaker": body = read_s3_bytes(settings, uri)
+    else:
+        source = s3_to_local(uri, settings) if is_s3(uri) else Path(uri)
+        body = source.read_bytes() if source.is_file() else None
     if body is None: raise WorkbookError(f"no file {uri}")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(body)
@@ -1588,19 +1607,36 @@ def _monitor_window(args, # the command's arguments: start, end, accuracy_thresh
     if ground_truth is not None:
         model = run_model_quality(capture, ground_truth, out / "model-quality", model_quality_constraints({"accuracy": args.accuracy_threshold}), args.start, args.end)
         print(f"model quality: {model['rows']} labelled rows, accuracy {model['accuracy']:.4f}, {model['violations']} violations")
+        if model["duplicate_ids"]:
+            print(f"model quality: {model['duplicate_ids']} duplicate ids not merged (model-quality/merge_report.json)")
     write_json(run, out / "run.json")
     print(violations_table(read_json(out / "data-quality" / "constraint_violations.json"),
                            read_json(out / "model-quality" / "constraint_violations.json") if model else None))
+
+def _baseline_files(args, settings) -> dict:
+    "Where `monitor run` reads the baseline: `--baseline`, else the one registered with the model version (`--version` or deployed)."
+    if args.baseline:
+        where = args.baseline.rstrip("/")
+        return {"statistics": f"{where}/statistics.json", "constraints": f"{where}/constraints.json", "baseline": where}
+    found = registered_baseline(settings, args.version)
+    folder = found["statistics"].rsplit("/", 1)[0]
+    print(f"baseline: registered with model version {found['version']} ({folder})")
+    return {"statistics": found["statistics"], "constraints": found["constraints"], "baseline": folder, "model_version": found["version"]}
 
 def _cmd_run(args) -> int:
     settings = load_settings()
     if settings.target == "sagemaker": return _run_s3(args, settings)
     root = settings.s3_root / settings.bucket
-    baseline = _find_baseline_dir(_path(args.baseline), settings)
+    files = _baseline_files(args, settings)
     capture = _path(args.capture) or root / "datacapture"
     ground_truth = _path(args.ground_truth) or root / GROUND_TRUTH_PREFIX
     out = _path(args.output) or _monitoring_root(settings) / "runs" / _run_stamp()
-    _monitor_window(args, baseline, capture, ground_truth if ground_truth.is_dir() else None, out, {"baseline": str(baseline), "capture": str(capture)})
+    with tempfile.TemporaryDirectory() as tmp:
+        baseline = Path(tmp) / "baseline"
+        for name in ("statistics", "constraints"): _fetch(settings, files[name], baseline / f"{name}.json")
+        folder = s3_to_local(files["baseline"], settings) if is_s3(files["baseline"]) else Path(files["baseline"])
+        _monitor_window(args, baseline, capture, ground_truth if ground_truth.is_dir() else None, out,
+                        {k: v for k, v in files.items() if k != "baseline"} | {"baseline": str(folder), "capture": str(capture)})
     print(f"outputs: {out}")
     return 0
 
@@ -1608,18 +1644,18 @@ def _cmd_run(args) -> int:
 def _run_s3(args, settings) -> int:
     "`monitor run` on the sagemaker target: baseline, captured data and ground truth from S3, outputs to S3."
     from workbook.serving import capture_destination
-    baseline = (args.baseline or _find_baseline_s3(settings)).rstrip("/")
+    files = _baseline_files(args, settings)
     capture = args.capture or capture_destination(settings)
     ground_truth = args.ground_truth or _bucket_uri(settings, GROUND_TRUTH_PREFIX)
     out = args.output or _bucket_uri(settings, MONITORING_PREFIX, "runs", _run_stamp())
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        for name in ("statistics.json", "constraints.json"): _fetch(settings, f"{baseline}/{name}", tmp / "baseline" / name)
+        for name in ("statistics", "constraints"): _fetch(settings, files[name], tmp / "baseline" / f"{name}.json")
         if not download_s3(settings, capture, tmp / "capture", args.start, args.end):
             raise WorkbookError(f"no captured data in {capture} between {_time_key(args.start) or 'the start'} and {_time_key(args.end) or 'now'}")
         labelled = download_s3(settings, ground_truth, tmp / "ground-truth", args.start)  # labels arrive after their inference
         _monitor_window(args, tmp / "baseline", tmp / "capture", tmp / "ground-truth" if labelled else None, tmp / "out",
-                        {"baseline": baseline, "capture": capture})
+                        files | {"capture": capture})
         upload_s3(settings, tmp / "out", out)
     print(f"outputs: {out}")
     return 0
@@ -1737,7 +1773,8 @@ def add_commands(subparsers) -> None:
     p.set_defaults(func=_cmd_baseline)
     p = sub.add_parser("run", help="data quality (and model quality, if there is ground truth) over a time window",
                        description="Profile the captured requests of a window, compare with the baseline, merge ground truth.")
-    p.add_argument("--baseline", default=None, help=f"baseline folder or s3:// URI (default: {store}/monitoring/baseline, else the pipeline's newest baseline)")
+    p.add_argument("--baseline", default=None, help="baseline folder or s3:// URI (default: the baseline registered with the model version)")
+    p.add_argument("--version", type=int, default=None, help="model version whose registered baseline to use (default: the one the endpoint serves)")
     p.add_argument("--capture", default=None, help=f"data capture folder or s3:// URI (default: {store}/datacapture)")
     p.add_argument("--ground-truth", default=None, help=f"ground-truth folder or s3:// URI (default: {store}/ground-truth, if there is any)")
     p.add_argument("--start", default=None, help="window start, ISO 8601 UTC (default: no limit)")
