@@ -18,7 +18,7 @@ from botocore.validate import validate_parameters
 from moto import mock_aws
 
 from workbook import monitoring
-from workbook.config import DATA_FILE, FEATURES, load_settings
+from workbook.config import DATA_FILE, FEATURES, WorkbookError, load_settings
 
 REGION = "us-east-1"
 BUCKET = "penguins-monitor-test"
@@ -238,7 +238,7 @@ def test_an_existing_schedule_is_not_replaced(aws, tmp_path, registered_drift_ba
         "MonitoringScheduleArn": _arn("monitoring-schedule", name), "MonitoringScheduleName": name,
         "MonitoringScheduleStatus": "Scheduled", "CreationTime": NOW, "LastModifiedTime": NOW,
         "MonitoringScheduleConfig": {"MonitoringJobDefinitionName": "old", "MonitoringType": "DataQuality"}})
-    with rec.stubber, pytest.raises(monitoring.WorkbookError, match="exists: delete it first"):
+    with rec.stubber, pytest.raises(WorkbookError, match="exists: delete it first"):
         monitoring.create_data_quality_schedule(settings, session=rec.session)
     assert "CreateDataQualityJobDefinition" not in rec.operations()
     rec.assert_all_valid()
@@ -248,7 +248,7 @@ def test_a_version_without_a_baseline_is_one_clear_error(aws):
     settings = aws
     rec = Recorder()
     _expect_registry_lookups(rec, settings, {})
-    with rec.stubber, pytest.raises(monitoring.WorkbookError, match="has no data-quality baseline") as e:
+    with rec.stubber, pytest.raises(WorkbookError, match="has no data-quality baseline") as e:
         monitoring.create_data_quality_schedule(settings, session=rec.session)
     assert "\n" not in str(e.value)
 
@@ -258,7 +258,7 @@ def test_an_aws_error_is_one_line(aws):
     rec = Recorder()
     rec.stubber.add_client_error("describe_endpoint", service_error_code="ValidationException",
                                  service_message="Could not find endpoint penguins-endpoint.")
-    with rec.stubber, pytest.raises(monitoring.WorkbookError) as e:
+    with rec.stubber, pytest.raises(WorkbookError) as e:
         monitoring.create_monitoring_schedules(settings, session=rec.session)
     assert str(e.value).startswith("SageMaker: An error occurred (ValidationException) when calling the DescribeEndpoint operation")
     assert "\n" not in str(e.value)
@@ -322,7 +322,7 @@ def test_monitor_commands_read_and_write_s3(aws, tmp_path, registered_drift_base
 
     rec = Recorder()
     _expect_registry_lookups(rec, settings, registered_drift_baselines)
-    monkeypatch.setattr(monitoring, "sagemaker_session", lambda settings: rec.session)
+    monkeypatch.setattr(monitoring.aws, "sagemaker_session", lambda settings: rec.session)
     with rec.stubber: out = _cli("run", "--start", "2026-09-01T10:00:00Z", "--end", "2026-09-01T11:00:00Z")
     rec.assert_all_valid()
     assert rec.operations() == ["DescribeEndpoint", "DescribeEndpointConfig", "DescribeModelPackage"]
@@ -369,7 +369,7 @@ def test_monitor_schedule_command_uses_the_deployed_version(aws, tmp_path, regis
     _expect_registry_lookups(rec, settings, registered_drift_baselines, version=4)
     _expect_create(rec, "data_quality", settings)
     _expect_create(rec, "model_quality", settings)
-    monkeypatch.setattr(monitoring, "sagemaker_session", lambda settings: rec.session)
+    monkeypatch.setattr(monitoring.aws, "sagemaker_session", lambda settings: rec.session)
     with rec.stubber: out = _cli("schedule")
     rec.assert_all_valid()
     assert rec.operations() == CREATE_OPERATIONS
