@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "code" / "workbook" / "monitoring.py"
+SCRIPT = ROOT / "code" / "workbook" / "monitoring" / "job.py"
 
 
 def _run(args, env=None, cwd=None):
@@ -30,7 +30,7 @@ def test_script_help_runs_without_the_package_on_the_path(tmp_path):
     for sub in ([], ["baseline"], ["analyze"]):
         r = _run([sys.executable, str(SCRIPT), *sub, "--help"], cwd=tmp_path)
         assert r.returncode == 0, r.stderr
-        assert "usage: monitoring.py" in r.stdout
+        assert "usage: job.py" in r.stdout
 
 
 def test_baseline_job_on_the_container_layout(tmp_path):
@@ -45,6 +45,8 @@ def test_baseline_job_on_the_container_layout(tmp_path):
     assert statistics["dataset"]["item_count"] == 200
     assert [f["name"] for f in constraints["features"]][0] == "island"
     assert constraints["monitoring_config"]["distribution_constraints"]["comparison_method"] == "Robust"
+    types = {f["name"]: f["inferred_type"] for f in statistics["features"]}
+    assert (types["flipper_length_mm"], types["body_mass_g"]) == ("Fractional", "Fractional")  # written 181.0, 3750.0
 
 
 def test_bad_input_exits_1_with_one_line(tmp_path):

@@ -18,7 +18,7 @@ from moto import mock_aws
 
 from conftest import code_snapshot
 from workbook import monitoring
-from workbook.config import DATA_FILE, FEATURES, load_settings
+from workbook.config import DATA_FILE, FEATURES, WorkbookError, load_settings
 
 REGION = "us-east-1"
 BUCKET = "penguins-monitor-test"
@@ -237,7 +237,7 @@ def test_an_existing_schedule_is_not_replaced(aws, tmp_path, registered_drift_ba
         "MonitoringScheduleArn": _arn("monitoring-schedule", name), "MonitoringScheduleName": name,
         "MonitoringScheduleStatus": "Scheduled", "CreationTime": NOW, "LastModifiedTime": NOW,
         "MonitoringScheduleConfig": {"MonitoringJobDefinitionName": "old", "MonitoringType": "DataQuality"}})
-    with rec.stubber, pytest.raises(monitoring.WorkbookError, match="exists: delete it first"):
+    with rec.stubber, pytest.raises(WorkbookError, match="exists: delete it first"):
         monitoring.create_data_quality_schedule(settings, session=rec.session)
     assert "CreateDataQualityJobDefinition" not in rec.operations()
     rec.assert_all_valid()
@@ -247,7 +247,7 @@ def test_a_version_without_a_baseline_is_one_clear_error(aws):
     settings = aws
     rec = Recorder()
     _expect_registry_lookups(rec, settings, {})
-    with rec.stubber, pytest.raises(monitoring.WorkbookError, match="has no data-quality baseline") as e:
+    with rec.stubber, pytest.raises(WorkbookError, match="has no data-quality baseline") as e:
         monitoring.create_data_quality_schedule(settings, session=rec.session)
     assert "\n" not in str(e.value)
 
@@ -257,7 +257,7 @@ def test_an_aws_error_is_one_line(aws):
     rec = Recorder()
     rec.stubber.add_client_error("describe_endpoint", service_error_code="ValidationException",
                                  service_message="Could not find endpoint penguins-endpoint.")
-    with rec.stubber, pytest.raises(monitoring.WorkbookError) as e:
+    with rec.stubber, pytest.raises(WorkbookError) as e:
         monitoring.create_monitoring_schedules(settings, session=rec.session)
     assert str(e.value).startswith("SageMaker: An error occurred (ValidationException) when calling the DescribeEndpoint operation")
     assert "\n" not in str(e.value)
@@ -301,10 +301,13 @@ def _put_capture(settings, tmp_path):
     return monitoring.upload_s3(settings, tmp_path / "capture", f"s3://{BUCKET}/datacapture")
 
 
-def test_monitor_commands_read_and_write_s3(aws, tmp_path):
+def test_monitor_commands_read_and_write_s3(aws, tmp_path, registered_drift_baselines, monkeypatch):
+    """The whole loop on the bucket. `monitor run` compares with the baseline registered with the deployed version
+    (version 3, the BaselineData output), not with the newest baseline in the bucket (one of heavier penguins)."""
     settings = aws
+    _put_baseline(settings, tmp_path)
     baseline_csv = tmp_path / "baseline.csv"
-    _baseline_frame().to_csv(baseline_csv, index=False)
+    _baseline_frame().assign(body_mass_g=lambda d: d.body_mass_g + 1500).to_csv(baseline_csv, index=False)
     boto3.client("s3", region_name=REGION).upload_file(str(baseline_csv), BUCKET, "penguins-pipeline/abc123/PreprocessData/output/baseline/baseline/baseline.csv")
     _put_capture(settings, tmp_path)
 
@@ -316,8 +319,14 @@ def test_monitor_commands_read_and_write_s3(aws, tmp_path):
     assert out.startswith(f"wrote ground truth for 120 predictions (error rate 0.3) into s3://{BUCKET}/ground-truth")
     assert _keys("ground-truth/") and all(k.startswith("ground-truth/2026/09/01/10/") for k in _keys("ground-truth/"))
 
-    out = _cli("run", "--start", "2026-09-01T10:00:00Z", "--end", "2026-09-01T11:00:00Z")
-    assert "data quality: 120 requests, 120 rows" in out and "model quality: 120 labelled rows" in out
+    rec = Recorder()
+    _expect_registry_lookups(rec, settings, registered_drift_baselines)
+    monkeypatch.setattr(monitoring.aws, "sagemaker_session", lambda settings: rec.session)
+    with rec.stubber: out = _cli("run", "--start", "2026-09-01T10:00:00Z", "--end", "2026-09-01T11:00:00Z")
+    rec.assert_all_valid()
+    assert rec.operations() == ["DescribeEndpoint", "DescribeEndpointConfig", "DescribeModelPackage"]
+    assert out.startswith(f"baseline: registered with model version 3 ({BASELINE_OUTPUT})")
+    assert "body_mass_g" in out and "data quality: 120 requests, 120 rows" in out and "model quality: 120 labelled rows" in out
     assert "baseline_drift_check" in out and "categorical_values_check" in out and "LessThanThreshold" in out
     run_uri = out.strip().splitlines()[-1].removeprefix("outputs: ")
     assert run_uri.startswith(f"s3://{BUCKET}/monitoring/runs/")
@@ -326,7 +335,7 @@ def test_monitor_commands_read_and_write_s3(aws, tmp_path):
         "run.json", "data-quality/statistics.json", "data-quality/constraint_violations.json",
         "model-quality/statistics.json", "model-quality/constraint_violations.json", "model-quality/metrics_over_time.csv"}
     run = _get_json(f"{run_prefix}/run.json")
-    assert (run["baseline"], run["capture"]) == (f"s3://{BUCKET}/monitoring/baseline", f"s3://{BUCKET}/datacapture")
+    assert (run["baseline"], run["model_version"], run["capture"]) == (BASELINE_OUTPUT, 3, f"s3://{BUCKET}/datacapture")
     assert _get_json(f"{run_prefix}/data-quality/statistics.json")["dataset"]["item_count"] == 120
 
     out = _cli("report", "--images", str(tmp_path / "img"))
@@ -340,7 +349,7 @@ def test_monitor_run_without_capture_in_the_window_is_one_line(aws, tmp_path, ca
     settings = aws
     _put_baseline(settings, tmp_path)
     _put_capture(settings, tmp_path)
-    with pytest.raises(SystemExit) as e: main(["monitor", "run", "--start", "2030-01-01T00:00:00Z"])
+    with pytest.raises(SystemExit) as e: main(["monitor", "run", "--baseline", BASELINE_OUTPUT, "--start", "2030-01-01T00:00:00Z"])
     assert e.value.code == 1
     err = capsys.readouterr().err
     assert err == f"error: no captured data in s3://{BUCKET}/datacapture between 2030-01-01T00:00:00 and now\n"
@@ -359,7 +368,7 @@ def test_monitor_schedule_command_uses_the_deployed_version(aws, tmp_path, regis
     _expect_registry_lookups(rec, settings, registered_drift_baselines, version=4)
     _expect_create(rec, "data_quality", settings)
     _expect_create(rec, "model_quality", settings)
-    monkeypatch.setattr(monitoring, "sagemaker_session", lambda settings: rec.session)
+    monkeypatch.setattr(monitoring.aws, "sagemaker_session", lambda settings: rec.session)
     with rec.stubber: out = _cli("schedule")
     rec.assert_all_valid()
     assert rec.operations() == CREATE_OPERATIONS
@@ -379,9 +388,87 @@ def test_traffic_requests_are_valid_invoke_endpoint_requests(aws):
     assert result == {"sent": 3, "ok": 3, "status": {200: 3}}
     shape = runtime.meta.service_model.operation_model("InvokeEndpoint").input_shape
     for name, params in requests: validate_parameters(params, shape)
-    assert [(n, p["EndpointName"], p["ContentType"], p["Accept"], p["InferenceId"]) for n, p in requests] == [
-        ("InvokeEndpoint", "penguins-endpoint", "text/csv", "application/json", f"drift-42-{i}") for i in range(3)]
+    assert [(n, p["EndpointName"], p["ContentType"], p["Accept"]) for n, p in requests] == [
+        ("InvokeEndpoint", "penguins-endpoint", "text/csv", "application/json")] * 3
+    ids = [p["InferenceId"] for _, p in requests]
+    run = ids[0].rsplit("-", 1)[0]
+    assert run.startswith("drift-") and ids == [f"{run}-{i}" for i in range(3)]
 
 
 def test_monitor_traffic_invokes_the_sagemaker_endpoint(aws):
     assert _cli("traffic", "-n", "3").strip() == "sent 3 normal requests to SageMaker endpoint penguins-endpoint: 200: 3"
+
+
+def test_inference_ids_are_unique_across_runs(aws):
+    """Two `monitor traffic` runs with the same seed send the same penguins under different inference ids."""
+    settings = aws
+    runtime = boto3.client("sagemaker-runtime", region_name=REGION)
+    ids = []
+    runtime.meta.events.register("provide-client-params.sagemaker-runtime.*", lambda params, model, **kw: ids.append(params["InferenceId"]))
+    stubber = Stubber(runtime)
+    for _ in range(10): stubber.add_response("invoke_endpoint", {"Body": b'{"predictions": []}', "ContentType": "application/json"})
+    with stubber:
+        for _ in range(2): monitoring.send_traffic("sagemaker", 5, seed=42, client=monitoring.RuntimeClient(settings, runtime))
+    assert len(set(ids)) == 10
+
+
+# -- constraints.json as the SDK writes it ------------------------------------------------------------------------------
+
+def _sdk_checks(settings, tmp_path, edit, drift: bool = True) -> set:
+    """Edit the baseline's constraints.json through the SDK's `Constraints` (read from S3, changed, saved back to S3),
+    then run the workbook's data-quality analysis on captured traffic against it: the (check, feature) pairs raised."""
+    from sagemaker.model_monitor import Constraints
+    from sagemaker.session import Session
+    uris = _put_baseline(settings, tmp_path)
+    session = Session(boto3.Session(region_name=REGION), default_bucket=BUCKET)
+    constraints = Constraints.from_s3_uri(uris["constraints"], sagemaker_session=session)
+    edit(constraints)
+    constraints.save()
+    monitoring.download_s3(settings, BASELINE_OUTPUT, tmp_path / "from-s3")
+    rows = monitoring.traffic_rows(300, drift=drift, seed=3)
+    monitoring.write_capture([monitoring.capture_record(r + "\n", None, f"2026-09-01T10:{i % 60:02d}:00Z") for i, r in enumerate(rows)],
+                             tmp_path / "capture")
+    monitoring.run_data_quality(tmp_path / "from-s3", tmp_path / "capture", tmp_path / "out")
+    violations = json.loads((tmp_path / "out" / "constraint_violations.json").read_text())["violations"]
+    return {(v["constraint_check_type"], v["feature_name"]) for v in violations}
+
+
+def _distribution(**settings):
+    "An SDK edit: set keys of `monitoring_config.distribution_constraints`."
+    return lambda c: c.body_dict["monitoring_config"]["distribution_constraints"].update(settings)
+
+
+DRIFTED = {("baseline_drift_check", "body_mass_g"), ("baseline_drift_check", "island"), ("categorical_values_check", "island")}
+
+
+def test_sdk_constraints_unchanged_flag_the_drifted_traffic(aws, tmp_path):
+    assert _sdk_checks(aws, tmp_path, lambda c: None) == DRIFTED
+
+
+def test_sdk_set_monitoring_false_disables_every_check(aws, tmp_path):
+    assert _sdk_checks(aws, tmp_path, lambda c: c.set_monitoring(False)) == set()
+
+
+def test_sdk_feature_override_disables_one_feature(aws, tmp_path):
+    def edit(c):
+        c.set_monitoring(False, feature_name="island")
+        assert next(f for f in c.body_dict["features"] if f["name"] == "island")["monitoring_config_overrides"] == {"evaluate_constraints": "Disabled"}
+    assert _sdk_checks(aws, tmp_path, edit) == {("baseline_drift_check", "body_mass_g")}
+
+
+def test_sdk_feature_override_threshold_applies_to_its_feature(aws, tmp_path):
+    def edit(c):
+        next(f for f in c.body_dict["features"] if f["name"] == "body_mass_g")["monitoring_config_overrides"] = {"comparison_threshold": 0.99}
+    assert _sdk_checks(aws, tmp_path, edit) == DRIFTED - {("baseline_drift_check", "body_mass_g")}
+
+
+def test_sdk_chi_squared_ignores_new_categories(aws, tmp_path):
+    """ChiSquared compares the shares of the baseline's islands only: a new island is a domain violation, not drift."""
+    assert _sdk_checks(aws, tmp_path, _distribution(categorical_drift_method="ChiSquared")) == DRIFTED - {("baseline_drift_check", "island")}
+
+
+def test_sdk_linf_robust_forgives_sampling_noise(aws, tmp_path):
+    """With a threshold of 0, normal traffic drifts under `linf_simple` and not under the documented `linf_robust`."""
+    assert _sdk_checks(aws, tmp_path, _distribution(comparison_method="linf_robust", comparison_threshold=0.0), drift=False) == set()
+    simple = _sdk_checks(aws, tmp_path / "simple", _distribution(comparison_method="linf_simple", comparison_threshold=0.0), drift=False)
+    assert {check for check, _ in simple} == {"baseline_drift_check"}

@@ -253,7 +253,7 @@ def test_code_uploads_land_in_the_local_store(built, steps):
         inputs = {i["InputName"]: i["S3Input"]["S3Uri"] for i in steps[name]["Arguments"]["ProcessingInputs"]}
         assert inputs["code"] == submit
         runproc = s3_to_local(inputs["entrypoint"], settings).read_text()
-        script = {"PreprocessData": "preprocessing", "BaselineData": "monitoring", "EvaluateModel": "evaluation"}[name]
+        script = {"PreprocessData": "preprocessing", "BaselineData": "monitoring/job", "EvaluateModel": "evaluation"}[name]
         assert f"workbook/{script}.py" in runproc and "tar -xzf sourcedir.tar.gz" in runproc
 
 

@@ -116,3 +116,19 @@ def test_killed_run_resumes_with_finished_steps_cached(tmp_path):
     assert record["PipelineExecutionStatus"] == "Succeeded"
     assert steps["PreprocessData"]["AttemptCount"] == 1  # finished before the kill: not run again
     assert steps["TrainModel"]["AttemptCount"] == 2
+
+
+def test_monitor_run_uses_the_baseline_registered_with_the_version(pipeline_store, tmp_path):
+    """The RegisterModel step's DriftCheckBaselines are kept by the local registry: `workbook monitor run --version 1`
+    compares traffic with the BaselineData output registered with version 1."""
+    from workbook.monitoring import capture_record, traffic_rows, write_capture
+    store, env, first, _ = pipeline_store
+    assert first.returncode == 0
+    write_capture([capture_record(r + "\n", None, f"2026-09-01T10:{i % 60:02d}:00Z") for i, r in enumerate(traffic_rows(100, drift=True))],
+                  tmp_path / "capture")
+    r = run_cli("monitor", "run", "--version", "1", "--capture", str(tmp_path / "capture"), "--output", str(tmp_path / "out"), env=env, check=True)
+    first_line = r.stdout.splitlines()[0]
+    assert first_line.startswith("baseline: registered with model version 1 (s3://") and "/BaselineData/" in first_line, r.stdout
+    assert "baseline_drift_check" in r.stdout
+    run = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert run["model_version"] == 1 and Path(run["baseline"], "constraints.json").is_file()

@@ -264,7 +264,7 @@ BASELINE_FILES = ("statistics.json", "constraints.json")  # what the baseline st
 def baseline_step(ctx: StepContext, preprocess: ProcessingStep) -> ProcessingStep:
     "BaselineData: data-quality statistics and constraints of the training split, for monitoring."
     args = ctx.processor("sklearn", "baseline").run(
-        code="workbook/monitoring.py", source_dir=ctx.source_uri, arguments=["baseline"],
+        code="workbook/monitoring/job.py", source_dir=ctx.source_uri, arguments=["baseline"],
         inputs=[ProcessingInput(source=_output_uri(preprocess, BASELINE_OUTPUT), input_name="baseline_dataset_input",
                                 destination="/opt/ml/processing/input/baseline_dataset_input")],
         outputs=[ProcessingOutput(output_name="baseline", source="/opt/ml/processing/output")])

@@ -126,7 +126,8 @@ def _report_uri(settings: Settings, group: str, report: dict | str | Path) -> st
 # %% ../../nbs/05_registry.ipynb #de44808d
 TAG = {"status": "sagemaker.approval_status", "comment": "sagemaker.approval_description", "arn": "sagemaker.model_package_arn",
        "model_data_url": "sagemaker.model_data_url", "inference": "sagemaker.inference_specification",
-       "metrics": "sagemaker.model_metrics", "modified": "sagemaker.last_modified_time"}
+       "metrics": "sagemaker.model_metrics", "modified": "sagemaker.last_modified_time",
+       "drift_check_baselines": "sagemaker.drift_check_baselines"}
 METRIC_TAGS = ("accuracy", "weighted_f1")  # report metrics copied into `metrics.<name>` tags
 REGRESSION_SECTION = "regression_metrics"  # a regression report's section (the model-build template's): all its values become tags
 
@@ -184,7 +185,8 @@ class _MlflowRegistry:
         source = s3_to_local(url, self.settings) if is_s3(url) else Path(url.removeprefix("file://"))
         if not source.is_file(): raise WorkbookError(f"model artifacts not found: {url} ({source})")
         tags = {TAG["status"]: request.get("ModelApprovalStatus") or PENDING, TAG["model_data_url"]: url,
-                TAG["inference"]: json.dumps(request["InferenceSpecification"]), TAG["metrics"]: json.dumps(request.get("ModelMetrics") or {})}
+                TAG["inference"]: json.dumps(request["InferenceSpecification"]), TAG["metrics"]: json.dumps(request.get("ModelMetrics") or {}),
+                TAG["drift_check_baselines"]: json.dumps(request.get("DriftCheckBaselines") or {})}
         metrics_uri = _request_metrics_uri(request)
         if metrics_uri:
             report = _read_s3_json(self.settings, metrics_uri)
@@ -210,6 +212,7 @@ class _MlflowRegistry:
                 "ModelApprovalStatus": t.get(TAG["status"], PENDING), "ApprovalDescription": t.get(TAG["comment"], ""),
                 "CreationTime": _utc(mv.creation_timestamp), "LastModifiedTime": _utc(int(t.get(TAG["modified"]) or mv.last_updated_timestamp)),
                 "InferenceSpecification": json.loads(t.get(TAG["inference"], "{}")), "ModelMetrics": json.loads(t.get(TAG["metrics"], "{}")),
+                "DriftCheckBaselines": json.loads(t.get(TAG["drift_check_baselines"], "{}")),
                 "CustomerMetadataProperties": {k.removeprefix("metadata."): v for k, v in t.items() if k.startswith("metadata.")},
                 "Source": mv.source}
 
