@@ -317,7 +317,7 @@ def test_run_pipeline_local_hands_the_definition_to_the_engine(offline, tmp_path
     ((definition, settings, parameters, kwargs),) = calls
     assert [s["Name"] for s in definition["Steps"]] == ["PreprocessData", "BaselineData", "ChooseTraining"]
     assert kwargs == {"pipeline_name": "run-x", "resume": None, "tuner": run_tuning_job, "registry": register_model_package,
-                      "job_variables": None}
+                      "job_variables": None, "max_parallel": None}
     assert s3_to_local("s3://penguins-workbook/data/penguins.csv", settings).is_file()  # the input was staged
     monkeypatch.setattr(engine, "run_definition", lambda *a, **k: {"PipelineExecutionStatus": "Failed"})
     with pytest.raises(SystemExit) as e:

@@ -88,6 +88,7 @@ class Settings:
     accuracy_threshold: float = 0.95  # quality gate on test accuracy
     processing_instance_type: str = "ml.m5.xlarge"  # instance type of processing jobs
     training_instance_type: str = "ml.m5.xlarge"  # instance type of training jobs
+    max_parallel_steps: int = 0  # local target: pipeline steps running at once (0: one per core)
     image_environments: str = ""  # local target: `IMAGE=NAME,...` maps images the table does not know (NAME `workbook`: this environment)
 
     @property
@@ -114,6 +115,7 @@ def _problems(s: Settings) -> list[str]:
     if not s.bucket or s.bucket != s.bucket.lower() or "/" in s.bucket or len(s.bucket) < 3:
         out.append(f"WORKBOOK_BUCKET={s.bucket!r}: must be a lower-case S3 bucket name of 3 or more characters, without '/'")
     if not s.role.startswith("arn:aws:iam::"): out.append(f"WORKBOOK_ROLE={s.role!r}: must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)")
+    if s.max_parallel_steps < 0: out.append(f"WORKBOOK_MAX_PARALLEL_STEPS={s.max_parallel_steps}: must be 0 (one per core) or more")
     if not 0 < s.port < 65536: out.append(f"WORKBOOK_PORT={s.port}: must be between 1 and 65535")
     if not 0 <= s.accuracy_threshold <= 1.01: out.append(f"WORKBOOK_ACCURACY_THRESHOLD={s.accuracy_threshold}: must be between 0 and 1.01")
     for name in ("pipeline_name", "model_package_group", "base_job_prefix", "endpoint_name"):

@@ -599,7 +599,8 @@ def run_pipeline(pipeline: Pipeline, # the pipeline to run (`get_pipeline(...)`)
         from workbook.registry import register_model_package
         from workbook.tuning import run_tuning_job
         record = run_definition(definition, settings, parameters, resume=resume, pipeline_name=pipeline.name,
-                                tuner=run_tuning_job, registry=register_model_package, job_variables=job_variables)
+                                tuner=run_tuning_job, registry=register_model_package, job_variables=job_variables,
+                                max_parallel=settings.max_parallel_steps or None)
         return 0 if record.get("PipelineExecutionStatus") == "Succeeded" else 1
     if resume: raise WorkbookError("--resume works on the local target; on SageMaker use `aws sagemaker retry-pipeline-execution`")
     with _building():
