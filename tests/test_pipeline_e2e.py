@@ -132,3 +132,22 @@ def test_monitor_run_uses_the_baseline_registered_with_the_version(pipeline_stor
     assert "baseline_drift_check" in r.stdout
     run = json.loads((tmp_path / "out" / "run.json").read_text())
     assert run["model_version"] == 1 and Path(run["baseline"], "constraints.json").is_file()
+
+
+def test_tuned_branch_registers_the_best_trial(pipeline_store):
+    "UseTuning=true: TuneModel (two trials), EvaluateTunedModel, the gate and RegisterTuned; preprocessing is reused."
+    store, env, first, _ = pipeline_store
+    assert first.returncode == 0
+    r = run_cli("run", "--param", "UseTuning=true", "--param", "MaxTuningJobs=2", env=env, timeout=900)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    record = _latest_record(store)
+    steps = {s["StepName"]: s for s in record["Steps"]}
+    for name in ("TuneModel", "EvaluateTunedModel", "CheckTunedAccuracy", "RegisterTuned-RegisterModel"):
+        assert steps[name]["StepStatus"] == "Succeeded", (name, steps[name])
+    assert "TrainModel" not in steps and steps["PreprocessData"].get("CacheHitResult")
+    tuned = json.loads((Path(store) / "executions" / record["PipelineName"] / record["PipelineExecutionId"] / "steps" / "TuneModel.json").read_text())
+    assert len(tuned["Properties"]["TrainingJobSummaries"]) == 2
+    best = tuned["Properties"]["BestTrainingJob"]["TrainingJobName"]
+    registered = json.loads((Path(store) / "executions" / record["PipelineName"] / record["PipelineExecutionId"] / "steps"
+                             / "RegisterTuned-RegisterModel.json").read_text())["Request"]
+    assert f"/{best}/output/model.tar.gz" in registered["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
