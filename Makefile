@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.9
 export TF_CPP_MIN_LOG_LEVEL := 3
 
-.PHONY: setup run test export clean lab mlflow bench lock
+.PHONY: setup run test test-slow export clean lab mlflow bench lock
 
 setup: $(STAMP)
 
@@ -25,7 +25,11 @@ run: setup
 
 test: setup
 	cd nbs && ../$(BIN)/nbdev_test --n_workers 2 --timing
-	$(BIN)/python -m pytest tests -q
+	$(BIN)/python -m pytest tests -q -m "not slow"
+
+# The whole pipeline end to end (cold, cached, gated, killed and resumed, tuned) and the model-build template.
+test-slow: setup
+	$(BIN)/python -m pytest tests -q -m slow
 
 export: setup
 	cd nbs && ../$(BIN)/nbdev_export

@@ -6,8 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from workbook.config import load_settings, s3_to_local
 from workbook.registry import get_model_version
+
+pytestmark = pytest.mark.slow  # whole-pipeline runs: `make test-slow` (CI runs it after `make test`)
 
 ROOT = Path(__file__).resolve().parents[1]
 ROLE = "arn:aws:iam::123456789012:role/abalone-pipeline"

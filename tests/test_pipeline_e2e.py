@@ -10,6 +10,8 @@ import pytest
 
 from conftest import BIN, ROOT, run_cli
 
+pytestmark = pytest.mark.slow  # whole-pipeline runs: `make test-slow` (CI runs it after `make test`)
+
 FAST = {"WORKBOOK_SEED": "42"}
 
 
