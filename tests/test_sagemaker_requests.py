@@ -63,17 +63,22 @@ ENDPOINT = {"EndpointName": "penguins-endpoint", "EndpointArn": f"arn:aws:sagema
             "EndpointConfigName": "c", "EndpointStatus": "InService", "CreationTime": NOW, "LastModifiedTime": NOW}
 
 
-@pytest.mark.parametrize("exists", [False, True], ids=["create", "update"])
-def test_deploy_sagemaker_requests(sm, settings, exists):
-    from workbook.deployment import deploy_sagemaker
+def _answer_deployment(sm, exists: bool, **failure):
+    "The answers to CreateModel, CreateEndpointConfig, and DescribeEndpoint then UpdateEndpoint or CreateEndpoint."
     sm.answer("create_model", {"ModelArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model/m"})
     sm.answer("create_endpoint_config", {"EndpointConfigArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint-config/c"})
     if exists:
         sm.answer("describe_endpoint", ENDPOINT)
         sm.answer("update_endpoint", {"EndpointArn": ENDPOINT["EndpointArn"]})
     else:
-        sm.fail("describe_endpoint", message="Could not find endpoint")
+        sm.fail("describe_endpoint", **failure)
         sm.answer("create_endpoint", {"EndpointArn": ENDPOINT["EndpointArn"]})
+
+
+@pytest.mark.parametrize("exists", [False, True], ids=["create", "update"])
+def test_deploy_sagemaker_requests(sm, settings, exists):
+    from workbook.deployment import deploy_sagemaker
+    _answer_deployment(sm, exists, message="Could not find endpoint")
     sm.answer("describe_endpoint", ENDPOINT)  # the waiter
     out = deploy_sagemaker(settings, ROW, sampling_percentage=20, client=sm.client)
     sm.check(["CreateModel", "CreateEndpointConfig", "DescribeEndpoint", "UpdateEndpoint" if exists else "CreateEndpoint",
@@ -110,14 +115,7 @@ def test_approval_lambda_requests(sm, monkeypatch, exists):
                         "CAPTURE_DESTINATION": "s3://penguins-bucket/datacapture"}.items(): monkeypatch.setenv(name, value)
     module = {}
     exec(compile(LAMBDA_HANDLER, "deploy_on_approval.py", "exec"), module)
-    sm.answer("create_model", {"ModelArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model/m"})
-    sm.answer("create_endpoint_config", {"EndpointConfigArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint-config/c"})
-    if exists:
-        sm.answer("describe_endpoint", ENDPOINT)
-        sm.answer("update_endpoint", {"EndpointArn": ENDPOINT["EndpointArn"]})
-    else:
-        sm.fail("describe_endpoint")
-        sm.answer("create_endpoint", {"EndpointArn": ENDPOINT["EndpointArn"]})
+    _answer_deployment(sm, exists)
     event = {"detail": {"ModelApprovalStatus": "Approved", "ModelPackageArn": PACKAGE_ARN, "ModelPackageVersion": 3}}
     out = module["handler"](event, None)
     sm.check(["CreateModel", "CreateEndpointConfig", "DescribeEndpoint", "UpdateEndpoint" if exists else "CreateEndpoint"])
