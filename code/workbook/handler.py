@@ -30,18 +30,23 @@ class RequestError(ValueError):
         self.status, self.code = status, code
 
 # %% ../../nbs/06b_handler.ipynb #fbc33ef5
+def _shown(value) -> str:
+    "A raw value as an error message shows it: its repr, cut to 40 characters."
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
 def _number(value, row: int, name: str) -> float:
     "A raw measurement as a float (NaN when missing); RequestError if it is not a finite number."
     if value is None: return math.nan
-    if isinstance(value, bool): raise RequestError(f"row {row}: {name}={value!r} is not a number")
+    if isinstance(value, bool): raise RequestError(f"row {row}: {name}={_shown(value)} is not a number")
     if isinstance(value, (int, float)): number = float(value)
     else:
         try: number = float(value)  # the common case first: a number, perhaps with spaces around it
         except (TypeError, ValueError): number = None
         if number is None or number != number:  # not a number, or "nan": a spelling of missing?
             if str(value).strip().lower() in MISSING: return math.nan
-            if number is None: raise RequestError(f"row {row}: {name}={value!r} is not a number")
-    if not math.isfinite(number): raise RequestError(f"row {row}: {name}={value!r} is not a finite number")
+            if number is None: raise RequestError(f"row {row}: {name}={_shown(value)} is not a number")
+    if not math.isfinite(number): raise RequestError(f"row {row}: {name}={_shown(value)} is not a finite number")
     return number
 
 # %% ../../nbs/06b_handler.ipynb #5f85c274
