@@ -125,6 +125,8 @@ def parse_csv(text: str, # CSV rows of raw features, optionally after a header l
     return rows
 
 # %% ../../nbs/06b_handler.ipynb #dbfb711d
+_JSON_KINDS = {bool: "a boolean", int: "a number", float: "a number", str: "a string", type(None): "null"}  # as JSON names them
+
 def _json_row(item, n: int, features: list[str]) -> list:
     "One JSON instance (record or list) as raw values in `features` order."
     if isinstance(item, dict):
@@ -135,7 +137,7 @@ def _json_row(item, n: int, features: list[str]) -> list:
         if len(item) != len(features):
             raise RequestError(f"instance {n} has {len(item)} values, expected {len(features)}: {', '.join(features)}")
         return item
-    raise RequestError(f"instance {n} is a {type(item).__name__}: send an object keyed by feature "
+    raise RequestError(f"instance {n} is {_JSON_KINDS.get(type(item), 'a ' + type(item).__name__)}: send an object keyed by feature "
                        f"or a list of {len(features)} values")
 
 # %% ../../nbs/06b_handler.ipynb #cb0e4f62
