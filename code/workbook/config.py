@@ -5,6 +5,7 @@
 # %% ../../nbs/00_config.ipynb #81a83f7a
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -17,7 +18,7 @@ from urllib.parse import urlparse
 __all__ = ['TARGET', 'NUMERIC_FEATURES', 'CATEGORICAL_FEATURES', 'FEATURES', 'COLUMNS', 'SPECIES', 'ISLANDS', 'SEXES', 'ROOT',
            'DATA_FILE', 'IMAGES_DIR', 'TARGETS', 'TENSORFLOW_VERSION', 'SKLEARN_VERSION', 'SDK_V2_REASON',
            'WorkbookError', 'ConfigError', 'exit_on_error', 'sdk_v2_notice', 'Settings', 'load_settings', 's3_to_local',
-           'local_to_s3', 'is_s3', 'process_alive']
+           'local_to_s3', 'is_s3', 'process_alive', 'file_lock']
 
 # %% ../../nbs/00_config.ipynb #d35d53e2
 TARGET = "species"
@@ -192,3 +193,15 @@ def process_alive(pid, # a process id (anything else: not alive)
         return command is None or command in " ".join(proc.cmdline())
     except (psutil.NoSuchProcess, psutil.ZombieProcess, ValueError, TypeError): return False
     except psutil.AccessDenied: return command is None
+
+# %% ../../nbs/00_config.ipynb #93cf85dc
+@contextlib.contextmanager
+def file_lock(path: Path): # the lock file (created, with its folder)
+    "Hold an exclusive lock on the file `path` for the duration of the block (waiting for it if another process holds it)."
+    import fcntl
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try: yield
+        finally: fcntl.flock(f, fcntl.LOCK_UN)

@@ -10,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-from .config import ConfigError, Settings, WorkbookError, load_settings
+from .config import ConfigError, Settings, WorkbookError, file_lock, load_settings
 
 # %% auto #0
 __all__ = ['store_lock', 'configure_tracking', 'settings_from_env', 'tracking_environment', 'TrackingRun', 'tracking_run',
@@ -20,13 +20,7 @@ __all__ = ['store_lock', 'configure_tracking', 'settings_from_env', 'tracking_en
 @contextlib.contextmanager
 def store_lock(settings: Settings):
     "Exclusive lock on the local MLflow store while it is created or its experiment added."
-    import fcntl
-    folder = Path(settings.store) / "mlflow"
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try: yield
-        finally: fcntl.flock(f, fcntl.LOCK_UN)
+    with file_lock(Path(settings.store) / "mlflow" / ".lock"): yield
 
 def configure_tracking(settings: Settings, # the workbook settings (target, store, pipeline name, MLflow ARN)
                       ) -> bool:

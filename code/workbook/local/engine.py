@@ -28,7 +28,8 @@ from typing import Callable
 
 from ..config import Settings, WorkbookError, process_alive, s3_to_local
 from .algorithms import algorithm_problem
-from .images import build_environment, check_images, image_environment, image_overrides, shipped_requirements
+from .images import (build_environment, check_images, image_environment, image_overrides, parameter_value,
+                                   shipped_requirements)
 from .jobs import run_processing_job, run_training_job, sagemaker_arn, stop_all_jobs, utc_now
 
 # %% auto #0
@@ -422,7 +423,7 @@ class _Execution:
     def __init__(self, settings: Settings, pipeline: str, record: dict, plan: dict, progress: bool):
         self.settings, self.pipeline, self.record, self.plan, self.show = settings, pipeline, record, plan, progress
         self.id = record["PipelineExecutionId"]
-        self.image_overrides = image_overrides(settings.image_environments)  # images mapped by the settings
+        self.image_overrides = {}  # images mapped by the settings (`run_definition` sets them)
         self.lock, self.stopping = threading.RLock(), False  # steps run in threads; set when the engine is interrupted
         self.dir = executions_dir(settings) / pipeline / self.id
         self.t0, self.width = time.monotonic(), max([len(n) for n in plan] + [10])
@@ -709,7 +710,7 @@ def _condition_types(condition: dict) -> set[str]:
 
 def _job_problems(name: str, job: dict, parameters: dict) -> list[str]:
     "What the engine cannot honour in one processing or training job request of step `name`."
-    value = lambda v: parameters.get(v["Get"][11:], v) if isinstance(v, dict) and str(v.get("Get", "")).startswith("Parameters.") else v
+    value = lambda v: parameter_value(v, parameters)
     out, inputs = [], [i.get("S3Input") or {} for i in job.get("ProcessingInputs", [])]
     channels = [(c.get("DataSource") or {}).get("S3DataSource") or {} for c in job.get("InputDataConfig", [])]
     cluster = ((job.get("ProcessingResources") or {}).get("ClusterConfig") or job.get("ResourceConfig")
@@ -811,10 +812,12 @@ def run_definition(definition: dict,  # the pipeline definition (`json.loads(pip
         if resume: record["Steps"] = [s for s in record["Steps"] if s["StepName"] in plan]
         steps = [ps.step for ps in plan.values()]
         if problems := definition_problems(definition, steps, record["Parameters"], tuner, registry): raise WorkbookError("\n".join(problems))
-        check_images(steps, record["Parameters"], image_overrides(settings.image_environments))  # before any step
+        overrides = image_overrides(settings.image_environments)
+        check_images(steps, record["Parameters"], overrides)  # before any step
         record["EnginePid"] = os.getpid()
         ex = _Execution(settings, pipeline, record, plan, progress)
         ex.tuner, ex.registry, ex.job_variables = tuner, registry, dict(job_variables or {})
+        ex.image_overrides = overrides
         write_json_atomic(ex.dir / "definition.json", definition)
         if progress: print(f"Execution {ex.id} of {pipeline}" + (" (resumed)" if resume else "") + f": {ex.dir}", flush=True)
         for st in record["Steps"]:

@@ -5,8 +5,6 @@
 # %% ../../../nbs/92_local_images.ipynb #ff9eb214
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import re
@@ -19,12 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ..config import Settings, WorkbookError, is_s3, s3_to_local
+from ..config import Settings, WorkbookError, file_lock, is_s3, s3_to_local
 
 # %% auto #0
 __all__ = ['IMAGE_ENVIRONMENTS', 'WORKBOOK_ENVIRONMENT', 'ImageEnvironment', 'images_table', 'parse_image_uri', 'image_overrides',
-           'image_environment', 'shipped_requirements', 'environment_path', 'build_environment', 'job_images',
-           'check_images']
+           'image_environment', 'shipped_requirements', 'environment_path', 'build_environment', 'parameter_value',
+           'job_images', 'check_images']
 
 # %% ../../../nbs/92_local_images.ipynb #5e39dcee
 @dataclass(frozen=True)
@@ -201,14 +199,6 @@ def environment_path(env: ImageEnvironment, requirements: str, root: Path) -> Pa
     key = json.dumps([env.requirements(), requirements, sys.version.split()[0]])
     return Path(root) / f"{env.name}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
-@contextlib.contextmanager
-def _exclusive(path: Path):
-    "An exclusive lock on the file `path` for the duration of the block."
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try: yield
-        finally: fcntl.flock(f, fcntl.LOCK_UN)
 
 # %% ../../../nbs/92_local_images.ipynb #879e7035
 def build_environment(env: ImageEnvironment, # the image's libraries
@@ -221,7 +211,7 @@ def build_environment(env: ImageEnvironment, # the image's libraries
     folder = environment_path(env, requirements, root)
     python, manifest = folder / "bin" / "python", folder / "environment.json"
     if manifest.exists(): return python
-    with _exclusive(root / f".{folder.name}.lock"):
+    with file_lock(root / f".{folder.name}.lock"):
         if manifest.exists(): return python
         if folder.exists(): shutil.rmtree(folder)  # an interrupted build
         say(f"Building the local environment of {env.name} (first use, cached afterwards): {folder}")
@@ -254,16 +244,21 @@ def _step_images(step: dict) -> list:
         return [(d.get("AlgorithmSpecification") or {}).get("TrainingImage") for d in defs]
     return []
 
+def parameter_value(value, # a definition value: a literal, or an expression
+                    parameters: dict, # resolved parameter values by name
+                   ):
+    "The value of a `{\"Get\": \"Parameters.X\"}` reference (when X is known); any other value as it is."
+    if isinstance(value, dict) and set(value) == {"Get"} and str(value["Get"]).startswith("Parameters."):
+        return parameters.get(value["Get"][len("Parameters."):], value)
+    return value
+
 def job_images(steps: list[dict], # the definition's steps, flattened (conditions' branches included)
                parameters: dict, # resolved parameter values by name
               ) -> dict[str, list[str]]:
     "Step name -> the image URIs its jobs use (images that depend on other steps' properties are left out)."
-    def value(v):
-        if isinstance(v, dict) and set(v) == {"Get"} and str(v["Get"]).startswith("Parameters."): return parameters.get(v["Get"][11:])
-        return v
     out = {}
     for s in steps:
-        images = [value(i) for i in _step_images(s)]
+        images = [parameter_value(i, parameters) for i in _step_images(s)]
         if found := [i for i in images if isinstance(i, str) and i]: out[s["Name"]] = found
     return out
 
