@@ -39,7 +39,9 @@ def _number(value, row: int, name: str) -> float:
     "A raw measurement as a float (NaN when missing); RequestError if it is not a finite number."
     if value is None: return math.nan
     if isinstance(value, bool): raise RequestError(f"row {row}: {name}={_shown(value)} is not a number")
-    if isinstance(value, (int, float)): number = float(value)
+    if isinstance(value, (int, float)):
+        try: number = float(value)
+        except OverflowError: number = math.inf  # an integer beyond the float range, as float("1e400") reads
     else:
         try: number = float(value)  # the common case first: a number, perhaps with spaces around it
         except (TypeError, ValueError): number = None
@@ -199,28 +201,38 @@ def _templates(classes: tuple) -> tuple[str, str]:
     json_item = '{"species": %s, "probabilities": {' + ", ".join(f"{n}: %.9g" for n in names) + "}}"
     return csv_line, json_item
 
+def _matrix_arguments(probabilities, names: list[str]) -> tuple | None:
+    "For a finite numpy matrix: per row the name of its most likely class, then its values, flat; None for anything else."
+    if not hasattr(probabilities, "argmax") or not math.isfinite(probabilities.sum()): return None
+    import numpy as np
+    table = np.empty((probabilities.shape[0], probabilities.shape[1] + 1), object)
+    table[:, 0] = np.array(names, object)[probabilities.argmax(axis=1)]  # the first of equals
+    table[:, 1:] = probabilities
+    return tuple(table.ravel().tolist())
+
 def format_predictions(probabilities, # rows x classes: lists of floats (or a numpy array)
                        classes: list[str], # class names in column order
                        accept: str | None = None, # the request's Accept header
                       ) -> tuple[bytes, str]:
     "Response body and content type for predicted probabilities."
     kind = answer_type(accept)
-    if hasattr(probabilities, "tolist"): probabilities = probabilities.tolist()
     csv_line, json_item = _templates(tuple(classes))
-    finite = math.isfinite(sum(map(sum, probabilities)))  # NaN or infinity anywhere makes the sum so
-    if finite: best = [row.index(max(row)) for row in probabilities]  # the first of equals, as numpy's argmax
-    else: best = [max(range(len(row)), key=row.__getitem__) for row in probabilities]
-    if kind == CSV_TYPE:
-        lines = [csv_line % (classes[b], *row) for b, row in zip(best, probabilities)]
-        return ("\n".join(lines) + "\n").encode(), CSV_TYPE
-    names = [_json_string(c) for c in classes]
-    if finite:  # a finite float with 9 significant digits is a JSON number
-        preds = ", ".join([json_item % (names[b], *row) for b, row in zip(best, probabilities)])
+    names = list(classes) if kind == CSV_TYPE else [_json_string(c) for c in classes]  # species as the answer spells them
+    line, sep = (csv_line, "\n") if kind == CSV_TYPE else (json_item, ", ")
+    if (arguments := _matrix_arguments(probabilities, names)) is not None:  # all rows in one %-format
+        text = sep.join([line] * len(probabilities)) % arguments
     else:
-        preds = ", ".join(['{"species": %s, "probabilities": {%s}}'
-                           % (names[b], ", ".join([f"{c}: {_json_number(p)}" for c, p in zip(names, row)]))
-                           for b, row in zip(best, probabilities)])
-    return ('{"predictions": [' + preds + "]}").encode(), JSON_TYPE
+        if hasattr(probabilities, "tolist"): probabilities = probabilities.tolist()
+        finite = math.isfinite(sum(map(sum, probabilities)))  # NaN or infinity anywhere makes the sum so
+        if finite: best = [row.index(max(row)) for row in probabilities]  # the first of equals, as numpy's argmax
+        else: best = [max(range(len(row)), key=row.__getitem__) for row in probabilities]
+        if finite or kind == CSV_TYPE: text = sep.join([line % (names[b], *row) for b, row in zip(best, probabilities)])
+        else:  # NaN and infinity as json.dumps spells them
+            text = ", ".join(['{"species": %s, "probabilities": {%s}}'
+                              % (names[b], ", ".join([f"{c}: {_json_number(p)}" for c, p in zip(names, row)]))
+                              for b, row in zip(best, probabilities)])
+    if kind == CSV_TYPE: return (text + "\n").encode(), CSV_TYPE
+    return ('{"predictions": [' + text + "]}").encode(), JSON_TYPE
 
 # %% ../../nbs/06b_handler.ipynb #d6b00cc4
 class Model:

@@ -84,11 +84,13 @@ def _capture_head(content_type: str, mode: str, config: CaptureConfig) -> tuple[
     encoding = "CSV" if kind in config.csv_content_types else "JSON" if kind in config.json_content_types else "BASE64"
     return f'{{"observedContentType": {json.dumps(content_type)}, "mode": "{mode}", "data": ', encoding
 
+_json_text = json.encoder.encode_basestring_ascii  # json.dumps of a str, without its dispatch
+
 def _captured(body: bytes, content_type: str, mode: str, config: CaptureConfig) -> str:
     "The endpointInput/endpointOutput part of a capture record, as JSON text (text bodies as text, others base64)."
     head, encoding = _capture_head(content_type, mode, config)
     if encoding != "BASE64":
-        try: return f'{head}{json.dumps(body.decode("utf-8"))}, "encoding": "{encoding}"}}'
+        try: return f'{head}{_json_text(body.decode("utf-8"))}, "encoding": "{encoding}"}}'
         except UnicodeDecodeError: pass
     return f'{head}"{base64.b64encode(body).decode("ascii")}", "encoding": "BASE64"}}'
 
