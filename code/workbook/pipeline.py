@@ -21,6 +21,7 @@ import shutil
 import sys
 import tarfile
 import tempfile
+import threading
 import warnings
 from pathlib import Path
 
@@ -579,6 +580,17 @@ def _local_engine():
     except ImportError as e: raise WorkbookError(f"the local engine is not available (workbook.local.engine: {e}); set WORKBOOK_TARGET=sagemaker to run on SageMaker") from None
     return run_definition
 
+def _prepare_tracking(settings: Settings) -> threading.Thread | None:
+    "Local target, new store: create the MLflow store in the background while the first steps run (jobs wait for it)."
+    if settings.target != "local" or (Path(settings.store) / "mlflow" / "mlflow.db").exists(): return None
+    from workbook.tracking import configure_tracking
+    def create():
+        try: configure_tracking(settings)
+        except Exception: pass  # the jobs report tracking problems themselves
+    thread = threading.Thread(target=create, name="mlflow-store", daemon=True)
+    thread.start()
+    return thread
+
 def run_pipeline(pipeline: Pipeline, # the pipeline to run (`get_pipeline(...)`)
                  settings: Settings, # the target decides where it runs
                  parameters: dict | None = None, # pipeline parameter values for this execution
@@ -598,9 +610,13 @@ def run_pipeline(pipeline: Pipeline, # the pipeline to run (`get_pipeline(...)`)
         if graph: draw_pipeline_graph(definition, graph)
         from workbook.registry import register_model_package
         from workbook.tuning import run_tuning_job
-        record = run_definition(definition, settings, parameters, resume=resume, pipeline_name=pipeline.name,
-                                tuner=run_tuning_job, registry=register_model_package, job_variables=job_variables,
-                                max_parallel=settings.max_parallel_steps or None)
+        tracking = _prepare_tracking(settings)
+        try:
+            record = run_definition(definition, settings, parameters, resume=resume, pipeline_name=pipeline.name,
+                                    tuner=run_tuning_job, registry=register_model_package, job_variables=job_variables,
+                                    max_parallel=settings.max_parallel_steps or None)
+        finally:
+            if tracking is not None: tracking.join()  # never leave the store half created
         return 0 if record.get("PipelineExecutionStatus") == "Succeeded" else 1
     if resume: raise WorkbookError("--resume works on the local target; on SageMaker use `aws sagemaker retry-pipeline-execution`")
     with _building():
