@@ -18,6 +18,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.validate import validate_parameters
 from moto import mock_aws
 
+from conftest import fake_aws_sagemaker_target
 from workbook.cleanup import cleanup, course_resources
 from workbook.config import WorkbookError, load_settings
 
@@ -59,25 +60,20 @@ class Unimplemented:
 @pytest.fixture
 def aws(tmp_path, monkeypatch):
     "Fake credentials and the sagemaker target; moto's SageMaker; a client whose every request is recorded."
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SAGEMAKER"):
-        monkeypatch.delenv(name, raising=False)
-    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-           "AWS_DEFAULT_REGION": REGION, "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
-           "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"), "SAGEMAKER_SUPPRESS_V2_WARNING": "1",
-           "WORKBOOK_TARGET": "sagemaker", "WORKBOOK_BUCKET": BUCKET, "WORKBOOK_REGION": REGION, "WORKBOOK_ROLE": ROLE,
-           "WORKBOOK_STORE": str(tmp_path / "store")}
-    for k, v in env.items(): monkeypatch.setenv(k, v)
+    fake_aws_sagemaker_target(monkeypatch, tmp_path, REGION, BUCKET, ROLE)
     with mock_aws():
         boto3.setup_default_session(region_name=REGION)  # every client of the test, the command's too, is made from it
-        events, requests = boto3.DEFAULT_SESSION.events, []
-        events.register_last("before-parameter-build",  # after botocore fills idempotency tokens (same event, registered last)
-                             lambda params, model, **kw: requests.append((model.name, json.loads(json.dumps(params, default=str)))))
-        fake = Unimplemented(events)
-        client = boto3.client("sagemaker", region_name=REGION)
-        yield load_settings(), client, fake, requests
-        model = client.meta.service_model
-        for name, params in requests: validate_parameters(params, model.operation_model(name).input_shape)
-    boto3.DEFAULT_SESSION = None
+        try:
+            events, requests = boto3.DEFAULT_SESSION.events, []
+            events.register_last("before-parameter-build",  # after botocore fills idempotency tokens (same event, registered last)
+                                 lambda params, model, **kw: requests.append((model.name, json.loads(json.dumps(params, default=str)))))
+            fake = Unimplemented(events)
+            client = boto3.client("sagemaker", region_name=REGION)
+            yield load_settings(), client, fake, requests
+            model = client.meta.service_model
+            assert requests, "no request was recorded"
+            for name, params in requests: validate_parameters(params, model.operation_model(name).input_shape)
+        finally: boto3.DEFAULT_SESSION = None
     assert not (tmp_path / "store").exists(), "the sagemaker target must not write the local store"
 
 
