@@ -94,13 +94,15 @@ def course_resources(settings: Settings, # endpoint, pipeline and model package 
 def _delete(settings: Settings, client, r: Resource, session=None) -> list[str]:
     "Delete one resource; the names of what went."
     if r.kind == "monitoring schedule":
-        from workbook.monitoring.aws import delete_monitoring_schedules, schedule_names
+        from workbook.monitoring.aws import delete_monitoring_schedules
         if session is None:
+            import logging
             import boto3
+            from workbook.config import sdk_v2_notice
+            sdk_v2_notice(); logging.getLogger("sagemaker.config").setLevel(logging.WARNING)  # before the SDK is imported
             from sagemaker.session import Session
             session = Session(boto3.Session(region_name=settings.region), sagemaker_client=client, default_bucket=settings.bucket)
-        kinds = [k for k, n in schedule_names(settings).items() if n == r.name]
-        return delete_monitoring_schedules(settings, session) if kinds else []
+        return delete_monitoring_schedules(settings, session)  # both of the endpoint's schedules, with their job definitions
     if r.kind == "endpoint":
         client.delete_endpoint(EndpointName=r.name)
         client.get_waiter("endpoint_deleted").wait(EndpointName=r.name, WaiterConfig={"Delay": 10, "MaxAttempts": 60})
