@@ -70,3 +70,13 @@ def test_index_links_every_session():
         assert solutions.is_file(), f"{page.name} has no solutions page program/solutions/{page.name}"
         assert f"](../{page.name})" in solutions.read_text(), f"solutions/{page.name} does not link back to its session"
         assert f"](solutions/{page.name})" in page.read_text(), f"{page.name} does not link its solutions page"
+
+
+def test_links_resolve():
+    "Every relative link of the program's pages points at a file of the repository."
+    broken = []
+    for page in sorted(PROGRAM.rglob("*.md")):
+        for link in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):
+            if re.match(r"[a-z]+:", link) or link.startswith("#"): continue
+            if not (page.parent / link.split("#")[0]).exists(): broken.append(f"{page.relative_to(ROOT)}: {link}")
+    assert not broken, f"broken links: {broken}"
