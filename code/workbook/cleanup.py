@@ -119,9 +119,9 @@ def delete_resources(settings: Settings, # names (schedules) and region
                      client, # a boto3 SageMaker client
                      session=None, # a SageMaker SDK session on `client` for the schedules (default: one is made)
                     ) -> list[str]:
-    "Delete `resources` in the order of `KINDS`; one line per resource: `deleted ...`, `error: ...` or `skipped ...`."
+    "Delete `resources` in the order of `KINDS` (then by name); one line per resource: `deleted ...`, `error: ...` or `skipped ...`."
     lines, failed, done = [], set(), set()
-    for r in sorted(resources, key=lambda r: KINDS.index(r.kind)):
+    for r in sorted(resources, key=lambda r: (KINDS.index(r.kind), r.name)):
         if r in done: continue  # both schedules go in one call
         if NEEDS.get(r.kind) in failed:
             failed.add(r.kind); lines.append(f"skipped {r.kind} {r.name}: a {NEEDS[r.kind]} it depends on was not deleted"); continue
