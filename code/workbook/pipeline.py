@@ -538,8 +538,9 @@ def get_pipeline_definition_main(argv: list[str] | None = None, # command-line a
     "Console script `get-pipeline-definition`: build the pipeline and write its definition JSON."
     args = _definition_parser().parse_args(argv)
     try:
-        pipeline = get_pipeline_driver(args.module_name, args.kwargs)
-        text = pipeline.definition()
+        with _local_aws_for(args.module_name, load_settings()):  # local target: the module's own sessions reach the store
+            pipeline = get_pipeline_driver(args.module_name, args.kwargs)
+            text = pipeline.definition()
         if args.file_name: Path(args.file_name).write_text(text)
         else: print(text)
     except Exception as e:  # the template's contract: any error is one message and exit code 1
