@@ -227,7 +227,7 @@ PREPROCESS_OUTPUTS = [*SPLITS, TRANSFORMER_OUTPUT, BASELINE_OUTPUT]  # train, va
 def preprocess_step(ctx: StepContext) -> ProcessingStep:
     "PreprocessData: clean, split and transform the raw table."
     args = ctx.processor("sklearn", "preprocess").run(
-        code="workbook/preprocessing.py", source_dir=ctx.source_uri,
+        code="preprocess.py", source_dir=ctx.source_uri,
         inputs=[ProcessingInput(source=ctx.params["InputDataUrl"], destination="/opt/ml/processing/input", input_name="input")],
         outputs=[ProcessingOutput(output_name=n, source=f"/opt/ml/processing/{n}") for n in PREPROCESS_OUTPUTS])
     return ProcessingStep("PreprocessData", step_args=args, cache_config=ctx.cache)
@@ -264,7 +264,7 @@ BASELINE_FILES = ("statistics.json", "constraints.json")  # what the baseline st
 def baseline_step(ctx: StepContext, preprocess: ProcessingStep) -> ProcessingStep:
     "BaselineData: data-quality statistics and constraints of the training split, for monitoring."
     args = ctx.processor("sklearn", "baseline").run(
-        code="workbook/monitoring/job.py", source_dir=ctx.source_uri, arguments=["baseline"],
+        code="monitor.py", source_dir=ctx.source_uri, arguments=["baseline"],
         inputs=[ProcessingInput(source=_output_uri(preprocess, BASELINE_OUTPUT), input_name="baseline_dataset_input",
                                 destination="/opt/ml/processing/input/baseline_dataset_input")],
         outputs=[ProcessingOutput(output_name="baseline", source="/opt/ml/processing/output")])
@@ -272,11 +272,11 @@ def baseline_step(ctx: StepContext, preprocess: ProcessingStep) -> ProcessingSte
 
 # %% ../../nbs/08_pipeline.ipynb #1e857531
 def training_estimator(ctx: StepContext) -> TensorFlow:
-    "The TensorFlow estimator running `workbook/training.py` with the default hyperparameters."
+    "The TensorFlow estimator running `train.py` with the default hyperparameters."
     defaults = dataclasses.asdict(Hyperparameters())
     hyperparameters = {**defaults, "epochs": ctx.params["Epochs"], "seed": ctx.seed}
     version, py = FRAMEWORKS["tensorflow"]
-    return TensorFlow(entry_point="workbook/training.py", source_dir=ctx.source_uri, framework_version=version, py_version=py,
+    return TensorFlow(entry_point="train.py", source_dir=ctx.source_uri, framework_version=version, py_version=py,
                       role=ctx.role, instance_type=ctx.params["TrainingInstanceType"], instance_count=1,
                       hyperparameters=hyperparameters, metric_definitions=METRIC_DEFINITIONS,
                       debugger_hook_config=False, disable_profiler=True, model_dir=False,
@@ -312,7 +312,7 @@ def evaluate_step(ctx: StepContext, model_data, preprocess: ProcessingStep, suff
     "EvaluateModel: score the model on the test split; `evaluation.json` is the property file EvaluationReport."
     report = PropertyFile(name="EvaluationReport", output_name="evaluation", path=EVALUATION_FILE)
     args = ctx.processor("tensorflow", "evaluate").run(
-        code="workbook/evaluation.py", source_dir=ctx.source_uri,
+        code="evaluate.py", source_dir=ctx.source_uri,
         inputs=[ProcessingInput(source=model_data, destination="/opt/ml/processing/model", input_name="model"),
                 ProcessingInput(source=_output_uri(preprocess, "test"), destination="/opt/ml/processing/test", input_name="test")],
         outputs=[ProcessingOutput(output_name="evaluation", source="/opt/ml/processing/evaluation")])

@@ -11,10 +11,6 @@ __all__ = ['OPTIMIZERS', 'METRIC_NAMES', 'METRIC_DEFINITIONS', 'MODEL_VERSION', 
            'configure_tensorflow', 'build_model', 'format_metrics', 'parse_metrics', 'metrics_printer', 'fit_model',
            'save_model', 'TrainingResult', 'train', 'main', 'split_accuracy', 'compare_recipes', 'plot_recipes']
 
-# %% ../../nbs/03_training.ipynb #24d10725
-if __package__ in (None, "") and "__file__" in globals():  # run as a script, as SageMaker runs it: nbdev's relative imports need the package
-    import sys; from pathlib import Path; sys.path.insert(0, str(Path(__file__).resolve().parents[1])); __package__ = "workbook"
-
 # %% ../../nbs/03_training.ipynb #0033e763
 import argparse
 import contextlib
