@@ -227,7 +227,7 @@ def check_quality_gate(
 # %% ../../nbs/04_evaluation.ipynb #8c44e090
 def plot_confusion_matrix(
     report: dict, # evaluation report
-    path: Path | str, # output PNG, e.g. IMAGES_DIR / "confusion_matrix.png"
+    path: Path | str, # output PNG, e.g. `load_settings().figures / "confusion_matrix.png"`
 ) -> Path:
     "Save the report's confusion matrix as a heat map."
     import pandas as pd

@@ -47,7 +47,7 @@ from sagemaker.workflow.pipeline_definition_config import PipelineDefinitionConf
 from sagemaker.workflow.properties import PropertyFile
 from sagemaker.workflow.steps import CacheConfig, ProcessingStep, TrainingStep, TuningStep
 
-from .config import IMAGES_DIR, ROOT, SKLEARN_VERSION, TENSORFLOW_VERSION, Settings, WorkbookError, is_s3, load_settings, s3_to_local
+from .config import ROOT, SKLEARN_VERSION, TENSORFLOW_VERSION, Settings, WorkbookError, is_s3, load_settings, s3_to_local
 from .evaluation import ACCURACY_JSON_PATH, EVALUATION_FILE, gate_message_parts
 from .preprocessing import BASELINE_OUTPUT, SPLITS, TRANSFORMER_OUTPUT
 from .tracking import tracking_environment
@@ -474,7 +474,7 @@ def _layout(names: list[str], edges: list[tuple[str, str, str]]) -> dict[str, tu
     return pos
 
 def draw_pipeline_graph(definition: dict, # a pipeline definition
-                        path: Path | str, # output PNG, e.g. IMAGES_DIR / "pipeline.png"
+                        path: Path | str, # output PNG, e.g. `settings.figures / "pipeline.png"`
                        ) -> Path:
     "Draw the pipeline's DAG (steps as boxes, edges labelled with condition branches) into `path`."
     import matplotlib; matplotlib.use("Agg")
@@ -588,14 +588,14 @@ def run_pipeline(pipeline: Pipeline, # the pipeline to run (`get_pipeline(...)`)
                  tags: list | None = None, # sagemaker target: tags of the pipeline
                  job_variables: dict | None = None, # local target: variables every job gets (the local AWS endpoint)
                  bundled_data: bool | Path = True, # stage the bundled penguins data (or this file) at `InputDataUrl` if it is missing
-                 graph: Path | None = IMAGES_DIR / "pipeline.png", # local target: where to draw the pipeline's graph (None: nowhere)
+                 graph: bool = True, # local target: draw the pipeline's graph into `settings.figures / "pipeline.png"`
                 ) -> int:
     "Run `pipeline` on the local engine (drawing its graph), or upsert and start it on SageMaker Pipelines; 0 if the execution succeeded."
     if settings.target == "local":
         run_definition = _local_engine()
         definition = json.loads(pipeline.definition())
         _stage_input(definition, settings, bundled_data)
-        if graph: draw_pipeline_graph(definition, graph)
+        if graph: draw_pipeline_graph(definition, settings.figures / "pipeline.png")
         from workbook.registry import register_model_package
         from workbook.tuning import run_tuning_job
         record = run_definition(definition, settings, parameters, resume=resume, pipeline_name=pipeline.name,
@@ -641,7 +641,7 @@ def run_pipeline_main(argv: list[str] | None = None, # command-line arguments, d
             module = sys.modules[args.module_name]  # a module may bundle its data: `bundled_data()` -> its file
             bundled = True if own else module.bundled_data() if hasattr(module, "bundled_data") else False
             code = run_pipeline(pipeline, settings, role_arn=args.role_arn, description=args.description,
-                                tags=convert_struct(args.tags), bundled_data=bundled, graph=IMAGES_DIR / "pipeline.png" if own else None,
+                                tags=convert_struct(args.tags), bundled_data=bundled, graph=own,
                                 job_variables=aws.environment if aws else None)
     except Exception as e:  # the template's contract: any error is one message and exit code 1
         print(f"error: {e}", file=sys.stderr)

@@ -337,10 +337,10 @@ def _with_seed(hp: Hyperparameters, seed: int) -> Hyperparameters:
 
 # %% ../../nbs/03_training.ipynb #8f7d09de
 def plot_recipes(comparison, # DataFrame from `compare_recipes`
-                 path: Path = None, # image file, default `images/training-recipes.png`
+                 path: Path = None, # image file, default `training-recipes.png` in the settings' figures folder
                 ) -> Path:
     "Dot plot of test accuracy per seed and recipe."
-    from workbook.config import IMAGES_DIR
+    from workbook.config import load_settings
     from workbook.eda import _pyplot, _save
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 3))
@@ -349,7 +349,7 @@ def plot_recipes(comparison, # DataFrame from `compare_recipes`
     ax.axhline(0.97, color="grey", linestyle="--", linewidth=1)
     ax.set(xlabel="seed", ylabel="test accuracy", title="Test accuracy by seed", xticks=sorted(comparison["seed"].unique()))
     ax.legend(loc="lower right")
-    return _save(fig, path or IMAGES_DIR / "training-recipes.png")
+    return _save(fig, path or load_settings().figures / "training-recipes.png")
 
 # %% ../../nbs/03_training.ipynb #416cb014
 if __name__ == "__main__" and "get_ipython" not in globals(): main()
