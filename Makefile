@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.9
 export TF_CPP_MIN_LOG_LEVEL := 3
 
-.PHONY: setup run test test-slow export clean lab mlflow bench lock
+.PHONY: setup run test test-slow figures export clean lab mlflow bench lock
 
 setup: $(STAMP)
 
@@ -30,6 +30,12 @@ test: setup
 # The whole pipeline end to end (cold, cached, gated, killed and resumed, tuned) and the model-build template.
 test-slow: setup
 	$(BIN)/python -m pytest tests -q -m slow
+
+# The committed figures in images/, redrawn by the notebooks that explain them (slow cells included, a few minutes):
+# the only command that writes images/. Everything else draws into the settings' figures folder (store/figures).
+FIGURE_NOTEBOOKS := 01_eda 03_training 03a_tuning 04_evaluation 07f_monitoring_traffic 08_pipeline
+figures: setup
+	for nb in $(FIGURE_NOTEBOOKS); do WORKBOOK_FIGURES_DIR=$(CURDIR)/images $(BIN)/nbdev_test --flags slow --path nbs/$$nb.ipynb || exit 1; done
 
 export: setup
 	cd nbs && ../$(BIN)/nbdev_export

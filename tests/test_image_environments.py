@@ -38,7 +38,7 @@ def transformer(tmp_path_factory):
     "The preprocessing step run in the scikit-learn image's environment (with the shipped requirements, as the job does)."
     python = build_environment(image_environment(SKLEARN_IMAGE), SHIPPED)
     out = tmp_path_factory.mktemp("processing")
-    r = run(python, "workbook/preprocessing.py", "--base-dir", out, "--input", DATA_FILE)
+    r = run(python, "preprocess.py", "--base-dir", out, "--input", DATA_FILE)
     assert r.returncode == 0, r.stderr
     version = run(python, "-c", "import sklearn; print(sklearn.__version__)").stdout.strip()
     assert version == image_environment(SKLEARN_IMAGE).image["scikit-learn"]

@@ -48,7 +48,7 @@ def registered(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("package")
     image = {e.name: e for e in IMAGE_ENVIRONMENTS}
     sklearn = build_environment(image[f"sklearn-{SKLEARN_VERSION}"], say=QUIET)
-    _run(sklearn, ROOT / "code/workbook/preprocessing.py", "--input", DATA_FILE, "--base-dir", tmp / "processing")
+    _run(sklearn, ROOT / "code/preprocess.py", "--input", DATA_FILE, "--base-dir", tmp / "processing")
     tensorflow = build_environment(image[f"tensorflow-training-{TENSORFLOW_VERSION}"], say=QUIET)
     d, model = tmp / "processing", tmp / "model"
     _run(tensorflow, "-c", "import io; from workbook.training import Hyperparameters, train; "

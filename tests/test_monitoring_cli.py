@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "code" / "workbook" / "monitoring" / "job.py"
+SCRIPT = ROOT / "code" / "monitor.py"
 
 
 def _run(args, env=None, cwd=None):
@@ -30,7 +30,7 @@ def test_script_help_runs_without_the_package_on_the_path(tmp_path):
     for sub in ([], ["baseline"], ["analyze"]):
         r = _run([sys.executable, str(SCRIPT), *sub, "--help"], cwd=tmp_path)
         assert r.returncode == 0, r.stderr
-        assert "usage: job.py" in r.stdout
+        assert "usage: monitor.py" in r.stdout
 
 
 def test_baseline_job_on_the_container_layout(tmp_path):

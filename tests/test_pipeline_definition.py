@@ -1,6 +1,7 @@
 """The pipeline definition: built offline for the local target (no network, no credentials) and under moto for the
 sagemaker target; its steps, wiring, parameters, caching and determinism; the model-build CLIs."""
 import io
+import os
 import json
 import socket
 import tarfile
@@ -124,7 +125,7 @@ def test_training_channels_and_hyperparameters(steps):
     channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in args["InputDataConfig"]}
     assert channels == {n: {"Get": PREPROCESS_OUTPUT.format(n)} for n in ["train", "validation", "transformer"]}
     hp = args["HyperParameters"]
-    assert hp["sagemaker_program"] == '"workbook/training.py"'
+    assert hp["sagemaker_program"] == '"train.py"'
     assert hp["epochs"] == {"Std:Join": {"On": "", "Values": [{"Get": "Parameters.Epochs"}]}}
     assert "model_dir" not in hp and "DebugHookConfig" not in args
     assert args["AlgorithmSpecification"]["MetricDefinitions"] == pipeline.METRIC_DEFINITIONS
@@ -145,7 +146,7 @@ def test_tuning_objective_ranges_and_static_hyperparameters(steps):
     assert ranges["CategoricalParameterRanges"][0]["Name"] == "batch_size"
     assert config["Strategy"] == TUNING_SPEC.strategy and config["RandomSeed"] == 42
     static = args["TrainingJobDefinition"]["StaticHyperParameters"]
-    assert static["sagemaker_program"] == '"workbook/training.py"' and "epochs" not in static
+    assert static["sagemaker_program"] == '"train.py"' and "epochs" not in static
     assert args["HyperParameterTuningJobName"] == "penguins-tune"
 
 
@@ -241,20 +242,55 @@ def test_two_builds_give_the_same_json(offline, built):
     assert all(e["WORKBOOK_STORE"] == str(settings.store.resolve()) and e["WORKBOOK_TARGET"] == "local" for e in environments)
 
 
+ENTRY_SCRIPTS = {"PreprocessData": "preprocess.py", "BaselineData": "monitor.py", "EvaluateModel": "evaluate.py",
+                 "EvaluateTunedModel": "evaluate.py", "TrainModel": "train.py", "TuneModel": "train.py"}
+
+
+def _training_program(step: dict) -> str:
+    "The script a training step's jobs run (`sagemaker_program`), for a training or a tuning step."
+    args = step["Arguments"]
+    static = args["HyperParameters"] if step["Type"] == "Training" else args["TrainingJobDefinition"]["StaticHyperParameters"]
+    return json.loads(static["sagemaker_program"])
+
+
 def test_code_uploads_land_in_the_local_store(built, steps):
     settings = built["settings"]
     submit = json.loads(steps["TrainModel"]["Arguments"]["HyperParameters"]["sagemaker_submit_directory"])
     archive = s3_to_local(submit, settings)
     with tarfile.open(archive) as tar:
         names = tar.getnames()
-    assert {"workbook/preprocessing.py", "workbook/training.py", "workbook/config.py"} <= set(names)
+    assert {"preprocess.py", "train.py", "evaluate.py", "monitor.py", "workbook/config.py"} <= set(names)
     assert not [n for n in names if "__pycache__" in n]
-    for name in ("PreprocessData", "BaselineData", "EvaluateModel"):
+    for name in ("PreprocessData", "BaselineData", "EvaluateModel", "EvaluateTunedModel"):
         inputs = {i["InputName"]: i["S3Input"]["S3Uri"] for i in steps[name]["Arguments"]["ProcessingInputs"]}
         assert inputs["code"] == submit
         runproc = s3_to_local(inputs["entrypoint"], settings).read_text()
-        script = {"PreprocessData": "preprocessing", "BaselineData": "monitoring/job", "EvaluateModel": "evaluation"}[name]
-        assert f"workbook/{script}.py" in runproc and "tar -xzf sourcedir.tar.gz" in runproc
+        assert f'python {ENTRY_SCRIPTS[name]} "$@"' in runproc and "tar -xzf sourcedir.tar.gz" in runproc
+    for name in ("TrainModel", "TuneModel"):
+        assert _training_program(steps[name]) == ENTRY_SCRIPTS[name]
+
+
+def test_entry_scripts_run_from_the_unpacked_archive_alone(built, steps, tmp_path):
+    """Each step's script runs as the container runs it: `python SCRIPT` in the unpacked source folder, with the
+    libraries on the path but not the workbook's editable install, and no module of the package edits `sys.path`."""
+    import site
+    import subprocess
+    import sys
+    submit = json.loads(steps["TrainModel"]["Arguments"]["HyperParameters"]["sagemaker_submit_directory"])
+    with tarfile.open(s3_to_local(submit, built["settings"])) as tar:
+        tar.extractall(tmp_path, filter="data")
+        modules = [n for n in tar.getnames() if n.startswith("workbook/") and n.endswith(".py")]
+    assert [m for m in modules if "sys.path" in (tmp_path / m).read_text() or "__package__" in (tmp_path / m).read_text()] == []
+    libraries = os.pathsep.join(site.getsitepackages())  # PYTHONPATH adds folders without their .pth files (the editable install)
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": libraries, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    for script in sorted(set(ENTRY_SCRIPTS.values())):
+        r = subprocess.run([sys.executable, "-S", script, *(["baseline"] if script == "monitor.py" else []), "--help"],
+                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, (script, r.stderr[-2000:])
+        assert r.stdout.startswith("usage: ")
+    outside = subprocess.run([sys.executable, "-S", "-c", "import workbook"], cwd=tmp_path.parent, env=env,
+                             capture_output=True, text=True)
+    assert outside.returncode != 0  # the package came from the archive, not from the installed workbook
 
 
 def test_get_pipeline_takes_the_template_kwargs(offline):

@@ -29,7 +29,7 @@ def lay_out_job(job_dir: Path, channels: Path, hyperparameters: dict) -> Path:
     base = job_dir / "opt" / "ml"
     config = base / "input" / "config"
     config.mkdir(parents=True)
-    hps = {"sagemaker_program": "workbook/training.py", "sagemaker_submit_directory": str(ROOT / "code"),
+    hps = {"sagemaker_program": "train.py", "sagemaker_submit_directory": str(ROOT / "code"),
            "sagemaker_container_log_level": 20, "sagemaker_region": "us-east-1",
            "model_dir": "s3://penguins-workbook/jobs/model", **hyperparameters}  # the TF estimator adds model_dir
     (config / "hyperparameters.json").write_text(json.dumps({k: json.dumps(v) for k, v in hps.items()}))

@@ -33,7 +33,7 @@ SEXES = ["female", "male"]
 # %% ../../nbs/00_config.ipynb #4b907a3d
 ROOT = Path(__file__).resolve().parents[2] if "__file__" in globals() else Path.cwd().resolve().parent
 DATA_FILE = ROOT / "data" / "penguins.csv"
-IMAGES_DIR = ROOT / "images"
+IMAGES_DIR = ROOT / "images"  # the committed figures: written only by `make figures` (see `Settings.figures`)
 TARGETS = ("local", "sagemaker")
 
 # %% ../../nbs/00_config.ipynb #76e327a9
@@ -91,6 +91,7 @@ class Settings:
     training_instance_type: str = "ml.m5.xlarge"  # instance type of training jobs
     max_parallel_steps: int = 0  # local target: pipeline steps running at once (0: one per core)
     image_environments: str = ""  # local target: `IMAGE=NAME,...` maps images the table does not know (NAME `workbook`: this environment)
+    figures_dir: str = ""  # folder the notebooks, `workbook run` and `workbook monitor report` draw figures into (default STORE/figures)
 
     @property
     def s3_root(self) -> Path:
@@ -102,6 +103,11 @@ class Settings:
         "MLflow tracking URI: SQLite in the store (local) or the managed server ARN (sagemaker), empty if none."
         if self.target == "local": return f"sqlite:///{Path(self.store).resolve() / 'mlflow' / 'mlflow.db'}"
         return self.mlflow_tracking_arn
+
+    @property
+    def figures(self) -> Path:
+        "Folder for figures: `figures_dir`, or `figures` in the store; `make figures` points it at the repository's `images/`."
+        return Path(self.figures_dir).expanduser() if self.figures_dir else Path(self.store) / "figures"
 
     @property
     def mlflow_artifacts(self) -> Path:

@@ -8,10 +8,6 @@ __all__ = ['LAMBDA_HANDLER', 'approved_version', 'model_archive', 'extract_model
            'model_request', 'endpoint_config_request', 'transform_job_request', 'deploy_sagemaker',
            'transform_sagemaker', 'approval_event_pattern', 'add_commands']
 
-# %% ../../nbs/06a_deployment.ipynb #e83118e1
-if __package__ in (None, "") and "__file__" in globals():  # run as a script: nbdev's relative imports need the package
-    import sys; from pathlib import Path; sys.path.insert(0, str(Path(__file__).resolve().parents[1])); __package__ = "workbook"
-
 # %% ../../nbs/06a_deployment.ipynb #ab008608
 import argparse
 import http.client

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import (CATEGORICAL_FEATURES, COLUMNS, DATA_FILE, FEATURES, IMAGES_DIR, ISLANDS,
+from .config import (CATEGORICAL_FEATURES, COLUMNS, DATA_FILE, FEATURES, ISLANDS,
                              NUMERIC_FEATURES, SEXES, SPECIES, TARGET, Settings, WorkbookError, is_s3,
                              load_settings, s3_to_local)
 
@@ -122,17 +122,17 @@ def _save(fig, path: Path) -> Path:
     return path
 
 # %% ../../nbs/01_eda.ipynb #0cfbcbf4
-def plot_species_counts(df: pd.DataFrame, path: Path = IMAGES_DIR / "species-by-island-and-sex.png") -> Path:
+def plot_species_counts(df: pd.DataFrame, path: Path | None = None) -> Path:
     "Bar charts of the species by island and by sex."
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
     for ax, col in zip(axes, ["island", "sex"]):
         species_by(df, col).T.plot.bar(ax=ax, rot=0, color=["#ff8c00", "#a034f0", "#057076"])
         ax.set_title(f"Species by {col}"); ax.set_xlabel(col); ax.set_ylabel("penguins")
-    return _save(fig, path)
+    return _save(fig, path or load_settings().figures / "species-by-island-and-sex.png")
 
 # %% ../../nbs/01_eda.ipynb #db2c4c93
-def plot_histograms(df: pd.DataFrame, path: Path = IMAGES_DIR / "histograms.png") -> Path:
+def plot_histograms(df: pd.DataFrame, path: Path | None = None) -> Path:
     "Histogram of each measurement, coloured by species."
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(NUMERIC_FEATURES), figsize=(16, 3.5))
@@ -141,23 +141,23 @@ def plot_histograms(df: pd.DataFrame, path: Path = IMAGES_DIR / "histograms.png"
             ax.hist(df.loc[df[TARGET] == species, col].dropna(), bins=20, alpha=0.6, label=species, color=color)
         ax.set_title(col)
     axes[0].legend()
-    return _save(fig, path)
+    return _save(fig, path or load_settings().figures / "histograms.png")
 
 # %% ../../nbs/01_eda.ipynb #2eb730a5
-def plot_pairs(df: pd.DataFrame, path: Path = IMAGES_DIR / "pairplot.png") -> Path:
+def plot_pairs(df: pd.DataFrame, path: Path | None = None) -> Path:
     "Seaborn pair plot of the measurements, coloured by species."
     _pyplot()
     import seaborn as sns
     grid = sns.pairplot(df[[TARGET] + NUMERIC_FEATURES].dropna(), hue=TARGET, height=2.0, corner=True,
                         palette={"Adelie": "#ff8c00", "Chinstrap": "#a034f0", "Gentoo": "#057076"})
-    return _save(grid.figure, path)
+    return _save(grid.figure, path or load_settings().figures / "pairplot.png")
 
 # %% ../../nbs/01_eda.ipynb #0a58b808
-def plot_correlation(df: pd.DataFrame, path: Path = IMAGES_DIR / "correlation.png") -> Path:
+def plot_correlation(df: pd.DataFrame, path: Path | None = None) -> Path:
     "Heatmap of the correlations between the measurements."
     plt = _pyplot()
     import seaborn as sns
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
     sns.heatmap(df[NUMERIC_FEATURES].corr(), annot=True, fmt=".2f", cmap="vlag", vmin=-1, vmax=1, ax=ax)
     ax.set_title("Correlation of the measurements")
-    return _save(fig, path)
+    return _save(fig, path or load_settings().figures / "correlation.png")

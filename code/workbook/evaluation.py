@@ -7,10 +7,6 @@ __all__ = ['EVALUATION_FILE', 'METRICS_SECTION', 'ACCURACY_JSON_PATH', 'WEIGHTED
            'multiclass_metrics', 'evaluation_report', 'report_metric', 'load_model_tarball', 'evaluate', 'main',
            'gate_message_parts', 'gate_message', 'check_quality_gate', 'plot_confusion_matrix', 'invariance_problems']
 
-# %% ../../nbs/04_evaluation.ipynb #0ead95dd
-if __package__ in (None, "") and "__file__" in globals():  # run as a script, as SageMaker runs it: nbdev's relative imports need the package
-    import sys; from pathlib import Path; sys.path.insert(0, str(Path(__file__).resolve().parents[1])); __package__ = "workbook"
-
 # %% ../../nbs/04_evaluation.ipynb #b302f801
 import argparse
 import json
@@ -180,7 +176,7 @@ def evaluate(
 # %% ../../nbs/04_evaluation.ipynb #4a834a1d
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     "Command-line arguments of the evaluation step."
-    p = argparse.ArgumentParser(prog="evaluation.py", description="Evaluate model.tar.gz on the test split and write evaluation.json.")
+    p = argparse.ArgumentParser(prog="evaluate.py", description="Evaluate model.tar.gz on the test split and write evaluation.json.")
     p.add_argument("--base-dir", type=Path, default=processing_dir(),
                    help="processing base folder (default: $SAGEMAKER_BASE_DIR/processing or /opt/ml/processing)")
     p.add_argument("--model", type=Path, help="model archive (default: {base}/model/model.tar.gz)")
@@ -231,7 +227,7 @@ def check_quality_gate(
 # %% ../../nbs/04_evaluation.ipynb #8c44e090
 def plot_confusion_matrix(
     report: dict, # evaluation report
-    path: Path | str, # output PNG, e.g. IMAGES_DIR / "confusion_matrix.png"
+    path: Path | str, # output PNG, e.g. `load_settings().figures / "confusion_matrix.png"`
 ) -> Path:
     "Save the report's confusion matrix as a heat map."
     import pandas as pd

@@ -48,7 +48,7 @@ from sagemaker.workflow.pipeline_definition_config import PipelineDefinitionConf
 from sagemaker.workflow.properties import PropertyFile
 from sagemaker.workflow.steps import CacheConfig, ProcessingStep, TrainingStep, TuningStep
 
-from .config import IMAGES_DIR, ROOT, SKLEARN_VERSION, TENSORFLOW_VERSION, Settings, WorkbookError, is_s3, load_settings, s3_to_local
+from .config import ROOT, SKLEARN_VERSION, TENSORFLOW_VERSION, Settings, WorkbookError, is_s3, load_settings, s3_to_local
 from .evaluation import ACCURACY_JSON_PATH, EVALUATION_FILE, gate_message_parts
 from .preprocessing import BASELINE_OUTPUT, SPLITS, TRANSFORMER_OUTPUT
 from .tracking import tracking_environment
@@ -228,7 +228,7 @@ PREPROCESS_OUTPUTS = [*SPLITS, TRANSFORMER_OUTPUT, BASELINE_OUTPUT]  # train, va
 def preprocess_step(ctx: StepContext) -> ProcessingStep:
     "PreprocessData: clean, split and transform the raw table."
     args = ctx.processor("sklearn", "preprocess").run(
-        code="workbook/preprocessing.py", source_dir=ctx.source_uri,
+        code="preprocess.py", source_dir=ctx.source_uri,
         inputs=[ProcessingInput(source=ctx.params["InputDataUrl"], destination="/opt/ml/processing/input", input_name="input")],
         outputs=[ProcessingOutput(output_name=n, source=f"/opt/ml/processing/{n}") for n in PREPROCESS_OUTPUTS])
     return ProcessingStep("PreprocessData", step_args=args, cache_config=ctx.cache)
@@ -265,7 +265,7 @@ BASELINE_FILES = ("statistics.json", "constraints.json")  # what the baseline st
 def baseline_step(ctx: StepContext, preprocess: ProcessingStep) -> ProcessingStep:
     "BaselineData: data-quality statistics and constraints of the training split, for monitoring."
     args = ctx.processor("sklearn", "baseline").run(
-        code="workbook/monitoring/job.py", source_dir=ctx.source_uri, arguments=["baseline"],
+        code="monitor.py", source_dir=ctx.source_uri, arguments=["baseline"],
         inputs=[ProcessingInput(source=_output_uri(preprocess, BASELINE_OUTPUT), input_name="baseline_dataset_input",
                                 destination="/opt/ml/processing/input/baseline_dataset_input")],
         outputs=[ProcessingOutput(output_name="baseline", source="/opt/ml/processing/output")])
@@ -273,11 +273,11 @@ def baseline_step(ctx: StepContext, preprocess: ProcessingStep) -> ProcessingSte
 
 # %% ../../nbs/08_pipeline.ipynb #1e857531
 def training_estimator(ctx: StepContext) -> TensorFlow:
-    "The TensorFlow estimator running `workbook/training.py` with the default hyperparameters."
+    "The TensorFlow estimator running `train.py` with the default hyperparameters."
     defaults = dataclasses.asdict(Hyperparameters())
     hyperparameters = {**defaults, "epochs": ctx.params["Epochs"], "seed": ctx.seed}
     version, py = FRAMEWORKS["tensorflow"]
-    return TensorFlow(entry_point="workbook/training.py", source_dir=ctx.source_uri, framework_version=version, py_version=py,
+    return TensorFlow(entry_point="train.py", source_dir=ctx.source_uri, framework_version=version, py_version=py,
                       role=ctx.role, instance_type=ctx.params["TrainingInstanceType"], instance_count=1,
                       hyperparameters=hyperparameters, metric_definitions=METRIC_DEFINITIONS,
                       debugger_hook_config=False, disable_profiler=True, model_dir=False,
@@ -313,7 +313,7 @@ def evaluate_step(ctx: StepContext, model_data, preprocess: ProcessingStep, suff
     "EvaluateModel: score the model on the test split; `evaluation.json` is the property file EvaluationReport."
     report = PropertyFile(name="EvaluationReport", output_name="evaluation", path=EVALUATION_FILE)
     args = ctx.processor("tensorflow", "evaluate").run(
-        code="workbook/evaluation.py", source_dir=ctx.source_uri,
+        code="evaluate.py", source_dir=ctx.source_uri,
         inputs=[ProcessingInput(source=model_data, destination="/opt/ml/processing/model", input_name="model"),
                 ProcessingInput(source=_output_uri(preprocess, "test"), destination="/opt/ml/processing/test", input_name="test")],
         outputs=[ProcessingOutput(output_name="evaluation", source="/opt/ml/processing/evaluation")])
@@ -475,7 +475,7 @@ def _layout(names: list[str], edges: list[tuple[str, str, str]]) -> dict[str, tu
     return pos
 
 def draw_pipeline_graph(definition: dict, # a pipeline definition
-                        path: Path | str, # output PNG, e.g. IMAGES_DIR / "pipeline.png"
+                        path: Path | str, # output PNG, e.g. `settings.figures / "pipeline.png"`
                        ) -> Path:
     "Draw the pipeline's DAG (steps as boxes, edges labelled with condition branches) into `path`."
     import matplotlib; matplotlib.use("Agg")
@@ -601,14 +601,14 @@ def run_pipeline(pipeline: Pipeline, # the pipeline to run (`get_pipeline(...)`)
                  tags: list | None = None, # sagemaker target: tags of the pipeline
                  job_variables: dict | None = None, # local target: variables every job gets (the local AWS endpoint)
                  bundled_data: bool | Path = True, # stage the bundled penguins data (or this file) at `InputDataUrl` if it is missing
-                 graph: Path | None = IMAGES_DIR / "pipeline.png", # local target: where to draw the pipeline's graph (None: nowhere)
+                 graph: bool = True, # local target: draw the pipeline's graph into `settings.figures / "pipeline.png"`
                 ) -> int:
     "Run `pipeline` on the local engine (drawing its graph), or upsert and start it on SageMaker Pipelines; 0 if the execution succeeded."
     if settings.target == "local":
         run_definition = _local_engine()
         definition = json.loads(pipeline.definition())
         _stage_input(definition, settings, bundled_data)
-        if graph: draw_pipeline_graph(definition, graph)
+        if graph: draw_pipeline_graph(definition, settings.figures / "pipeline.png")
         from workbook.registry import register_model_package
         from workbook.tuning import run_tuning_job
         tracking = _prepare_tracking(settings)
@@ -658,7 +658,7 @@ def run_pipeline_main(argv: list[str] | None = None, # command-line arguments, d
             module = sys.modules[args.module_name]  # a module may bundle its data: `bundled_data()` -> its file
             bundled = True if own else module.bundled_data() if hasattr(module, "bundled_data") else False
             code = run_pipeline(pipeline, settings, role_arn=args.role_arn, description=args.description,
-                                tags=convert_struct(args.tags), bundled_data=bundled, graph=IMAGES_DIR / "pipeline.png" if own else None,
+                                tags=convert_struct(args.tags), bundled_data=bundled, graph=own,
                                 job_variables=aws.environment if aws else None)
     except Exception as e:  # the template's contract: any error is one message and exit code 1
         print(f"error: {e}", file=sys.stderr)

@@ -7,10 +7,6 @@ __all__ = ['SPLITS', 'TRANSFORMER_OUTPUT', 'TRANSFORMER_FILE', 'CLASSES_FILE', '
            'SPLIT_FRACTIONS', 'processing_dir', 'split_data', 'build_transformer', 'encode_labels', 'save_transformer',
            'load_transformer', 'preprocess', 'main']
 
-# %% ../../nbs/02_preprocessing.ipynb #d7c1a41f
-if __package__ in (None, "") and "__file__" in globals():  # run as a script, as SageMaker runs it: nbdev's relative imports need the package
-    import sys; from pathlib import Path; sys.path.insert(0, str(Path(__file__).resolve().parents[1])); __package__ = "workbook"
-
 # %% ../../nbs/02_preprocessing.ipynb #df16dae0
 import argparse
 import json
@@ -118,8 +114,8 @@ def _find_input(input_dir: Path) -> Path:
 # %% ../../nbs/02_preprocessing.ipynb #b729a18a
 @exit_on_error
 def main(argv: list[str] | None = None) -> dict:
-    "Processing-step entry point: `python workbook/preprocessing.py [--base-dir DIR] [--seed N]`."
-    parser = argparse.ArgumentParser(prog="preprocessing.py", description="Preprocess the penguins table (SageMaker processing step).")
+    "Processing-step entry point: `python preprocess.py [--base-dir DIR] [--seed N]` (the launcher in `code/`)."
+    parser = argparse.ArgumentParser(prog="preprocess.py", description="Preprocess the penguins table (SageMaker processing step).")
     parser.add_argument("--base-dir", type=Path, default=None, help="processing base folder (default /opt/ml/processing, or under $SAGEMAKER_BASE_DIR)")
     parser.add_argument("--input", default=None, help="raw CSV file or s3:// URI (default: the CSV file in BASE/input)")
     parser.add_argument("--seed", type=int, default=42, help="seed of the stratified split")

@@ -7,10 +7,6 @@ __all__ = ['log', 'MAX_PAYLOAD_BYTES', 'CAPTURE_PREFIX', 'INFERENCE_CODE', 'INFE
            'CaptureConfig', 'capture_line', 'capture_file', 'CaptureWriter', 'create_app', 'serve', 'main',
            'inference_requirements', 'write_inference_code']
 
-# %% ../../nbs/06_serving.ipynb #cd6352d4
-if __package__ in (None, "") and "__file__" in globals():  # run as a script, as SageMaker runs it: nbdev's relative imports need the package
-    import sys; from pathlib import Path; sys.path.insert(0, str(Path(__file__).resolve().parents[1])); __package__ = "workbook"
-
 # %% ../../nbs/06_serving.ipynb #f04f472d
 import argparse
 import base64

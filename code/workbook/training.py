@@ -12,10 +12,6 @@ __all__ = ['OPTIMIZERS', 'METRIC_NAMES', 'METRIC_DEFINITIONS', 'MODEL_VERSION', 
            'metrics_printer', 'fit_model', 'save_model', 'TrainingResult', 'train', 'main', 'split_accuracy',
            'compare_recipes', 'plot_recipes']
 
-# %% ../../nbs/03_training.ipynb #24d10725
-if __package__ in (None, "") and "__file__" in globals():  # run as a script, as SageMaker runs it: nbdev's relative imports need the package
-    import sys; from pathlib import Path; sys.path.insert(0, str(Path(__file__).resolve().parents[1])); __package__ = "workbook"
-
 # %% ../../nbs/03_training.ipynb #0033e763
 import argparse
 import contextlib
@@ -409,10 +405,10 @@ def _with_seed(hp: Hyperparameters, seed: int) -> Hyperparameters:
 
 # %% ../../nbs/03_training.ipynb #8f7d09de
 def plot_recipes(comparison, # DataFrame from `compare_recipes`
-                 path: Path = None, # image file, default `images/training-recipes.png`
+                 path: Path = None, # image file, default `training-recipes.png` in the settings' figures folder
                 ) -> Path:
     "Dot plot of test accuracy per seed and recipe."
-    from workbook.config import IMAGES_DIR
+    from workbook.config import load_settings
     from workbook.eda import _pyplot, _save
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 3))
@@ -421,7 +417,7 @@ def plot_recipes(comparison, # DataFrame from `compare_recipes`
     ax.axhline(0.97, color="grey", linestyle="--", linewidth=1)
     ax.set(xlabel="seed", ylabel="test accuracy", title="Test accuracy by seed", xticks=sorted(comparison["seed"].unique()))
     ax.legend(loc="lower right")
-    return _save(fig, path or IMAGES_DIR / "training-recipes.png")
+    return _save(fig, path or load_settings().figures / "training-recipes.png")
 
 # %% ../../nbs/03_training.ipynb #416cb014
 if __name__ == "__main__" and "get_ipython" not in globals(): main()

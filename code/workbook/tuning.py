@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from .config import IMAGES_DIR, WorkbookError
+from .config import WorkbookError, load_settings
 from .training import METRIC_DEFINITIONS
 
 # %% auto #0
@@ -334,7 +334,7 @@ def _decoded(value: str):
 
 # %% ../../nbs/03a_tuning.ipynb #4baf11fc
 def plot_trials(result: dict, # response of `run_tuning_job`
-                path: Path = IMAGES_DIR / "tuning.png", # image file
+                path: Path | None = None, # image file (default `tuning.png` in the settings' figures folder)
                ) -> Path:
     "Scatter plot of each trial's objective against its learning rate, coloured by batch size; the best ringed."
     from workbook.eda import _pyplot, _save
@@ -349,4 +349,4 @@ def plot_trials(result: dict, # response of `run_tuning_job`
     from matplotlib.ticker import NullFormatter
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.legend(fontsize=8, loc="lower left")
-    return _save(fig, path)
+    return _save(fig, path or load_settings().figures / "tuning.png")

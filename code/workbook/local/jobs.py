@@ -279,7 +279,7 @@ def run_processing_job(request: dict,  # CreateProcessingJob request (expression
     return out
 
 # %% ../../../nbs/90_local_jobs.ipynb #4636819a
-def runproc_script(entry_point: str,  # the script inside the source folder, e.g. `workbook/preprocessing.py`
+def runproc_script(entry_point: str,  # the script inside the source folder, e.g. `preprocess.py`
                    command: str = "python") -> str:  # the processor's command
     "The `runproc.sh` a SageMaker `FrameworkProcessor` ships next to `sourcedir.tar.gz`."
     return (f"#!/bin/bash\n\ncd /opt/ml/processing/input/code/\ntar -xzf sourcedir.tar.gz\n\n"

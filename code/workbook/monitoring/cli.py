@@ -13,7 +13,7 @@ from typing import Callable
 
 import pandas as pd
 
-from ..config import IMAGES_DIR, WorkbookError, is_s3, load_settings, s3_to_local
+from ..config import WorkbookError, is_s3, load_settings, s3_to_local
 from .baseline import suggest_baseline, write_json
 from .capture import _time_key, read_json, run_data_quality
 from .quality import model_quality_constraints, run_model_quality, simulate_ground_truth
@@ -178,7 +178,7 @@ def _report(run_dir: Path, # a run folder (run.json, data-quality/, model-qualit
 
 def _cmd_report(args) -> int:
     settings = load_settings()
-    images = Path(args.images or IMAGES_DIR)
+    images = Path(args.images or settings.figures)
     if settings.target == "sagemaker": return _report_s3(args, settings, images)
     run = args.run or str(_latest_run(settings))
     run_dir = s3_to_local(run, settings) if is_s3(run) else Path(run)  # the local store stands in for S3
@@ -277,7 +277,7 @@ def add_commands(subparsers) -> None:
                        description="Print a run's violations and draw its figures (a run folder, or an s3:// run or monitoring output).")
     p.add_argument("run", nargs="?", default=None, help="run folder or s3:// URI (default: the latest run)")
     p.add_argument("--baseline", default=None, help="baseline folder or s3:// URI for the distribution figure (default: the run's)")
-    p.add_argument("--images", type=Path, default=None, help="folder for the figures (default: images/)")
+    p.add_argument("--images", type=Path, default=None, help="folder for the figures (default: STORE/figures, or $WORKBOOK_FIGURES_DIR)")
     p.set_defaults(func=_cmd_report)
     p = sub.add_parser("traffic", help="send normal or drifted requests to the endpoint", description="Post penguins to the endpoint as CSV requests.")
     p.add_argument("--url", default=None, help="endpoint URL (default: http://HOST:PORT from the settings; on the sagemaker target, the SageMaker endpoint)")

@@ -5,10 +5,6 @@
 # %% auto #0
 __all__ = ['read_baseline_dataset', 'main']
 
-# %% ../../../nbs/07g_monitoring_job.ipynb #db07e2a1
-if __package__ in (None, "") and "__file__" in globals():  # run as a script, as SageMaker runs it: nbdev's relative imports need the package
-    import sys; from pathlib import Path; sys.path.insert(0, str(Path(__file__).resolve().parents[2])); __package__ = "workbook.monitoring"
-
 # %% ../../../nbs/07g_monitoring_job.ipynb #308b7d53
 import argparse
 import os
@@ -34,7 +30,7 @@ def read_baseline_dataset(input_dir: str | Path) -> pd.DataFrame:
 # %% ../../../nbs/07g_monitoring_job.ipynb #c94ae045
 def _parse_main_args(argv: list[str] | None) -> argparse.Namespace:
     env = os.environ
-    parser = argparse.ArgumentParser(prog="job.py", description="Data-quality baseline and monitoring runs (SageMaker processing job).")
+    parser = argparse.ArgumentParser(prog="monitor.py", description="Data-quality baseline and monitoring runs (SageMaker processing job).")
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("baseline", help="baseline statistics.json and constraints.json from the baseline dataset")
     a = sub.add_parser("analyze", help="one monitoring run over captured data: statistics.json and constraint_violations.json")
@@ -52,7 +48,7 @@ def _parse_main_args(argv: list[str] | None) -> argparse.Namespace:
 
 @exit_on_error
 def main(argv: list[str] | None = None) -> dict:
-    "Processing-job entry point: `python workbook/monitoring/job.py baseline|analyze [options]`."
+    "Processing-job entry point: `python monitor.py baseline|analyze [options]`."
     args = _parse_main_args(argv)
     from workbook.preprocessing import processing_dir
     base = args.base_dir or processing_dir()
