@@ -61,8 +61,8 @@ def _environment_python() -> Path:
     "The Python of the TensorFlow training image's environment, with the shipped requirements (built on first use)."
     sys.path.insert(0, str(ROOT / "code"))
     from workbook.config import TENSORFLOW_VERSION
-    from workbook.local.images import IMAGE_ENVIRONMENTS, build_environment
-    env = next(e for e in IMAGE_ENVIRONMENTS if e.name == f"tensorflow-training-{TENSORFLOW_VERSION}")
+    from workbook.local.images import build_environment, named_environment
+    env = named_environment(f"tensorflow-training-{TENSORFLOW_VERSION}")
     return build_environment(env, (ROOT / "code" / "requirements.txt").read_text())
 
 
