@@ -533,6 +533,12 @@ def _definition_parser() -> argparse.ArgumentParser:
     p.add_argument("-kwargs", "--kwargs", dest="kwargs", default=None, help="keyword arguments of get_pipeline, as JSON")
     return p
 
+def _local_aws_for(module_name: str, settings: Settings):
+    "Local target, another pipeline module: the local AWS endpoint, so the module's own boto3 sessions work."
+    if settings.target != "local" or module_name == "workbook.pipeline": return contextlib.nullcontext()
+    from workbook.local.aws import local_aws
+    return local_aws(settings)
+
 def get_pipeline_definition_main(argv: list[str] | None = None, # command-line arguments, default `sys.argv[1:]`
                                 ) -> int:
     "Console script `get-pipeline-definition`: build the pipeline and write its definition JSON."
@@ -635,12 +641,6 @@ def run_pipeline(pipeline: Pipeline, # the pipeline to run (`get_pipeline(...)`)
     print("\n#####Execution completed. Execution step details:")
     print(execution.list_steps())
     return 0 if execution.describe().get("PipelineExecutionStatus") == "Succeeded" else 1
-
-def _local_aws_for(module_name: str, settings: Settings):
-    "Local target, another pipeline module: the local AWS endpoint, so the module's own boto3 sessions work."
-    if settings.target != "local" or module_name == "workbook.pipeline": return contextlib.nullcontext()
-    from workbook.local.aws import local_aws
-    return local_aws(settings)
 
 def run_pipeline_main(argv: list[str] | None = None, # command-line arguments, default `sys.argv[1:]`
                      ) -> int:
