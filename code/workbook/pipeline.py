@@ -62,7 +62,7 @@ __all__ = ['CODE_DIR', 'TELEMETRY_OPT_OUT', 'APPROVAL_STATUSES', 'FRAMEWORKS', '
            'baseline_step', 'training_estimator', 'training_inputs', 'train_step', 'tune_step', 'model_artifact',
            'evaluate_step', 'accuracy', 'register_step', 'fail_step', 'gate_steps', 'get_pipeline', 'definition_json',
            'flatten_steps', 'pipeline_edges', 'draw_pipeline_graph', 'convert_struct', 'get_pipeline_driver',
-           'get_pipeline_definition_main', 'run_pipeline', 'run_pipeline_main']
+           'pipeline_module', 'get_pipeline_definition_main', 'run_pipeline', 'run_pipeline_main']
 
 # %% ../../nbs/08_pipeline.ipynb #7fedcc6a
 CODE_DIR = ROOT / "code"  # the source folder every job receives; the package `workbook` lives inside it
@@ -521,9 +521,12 @@ def get_pipeline_driver(module_name: str, # module with a `get_pipeline` functio
     "Import `module_name` and call its `get_pipeline(**kwargs)`."
     kwargs = convert_struct(passed_args) or {}
     if not isinstance(kwargs, dict): raise WorkbookError(f"--kwargs must be a dict, got {type(kwargs).__name__}")
-    try: module = importlib.import_module(module_name)
+    return pipeline_module(module_name).get_pipeline(**kwargs)
+
+def pipeline_module(module_name: str) -> object:
+    "The imported module `module_name` (a WorkbookError naming it if it cannot be imported)."
+    try: return importlib.import_module(module_name)
     except ImportError as e: raise WorkbookError(f"cannot import --module-name {module_name!r}: {e}") from None
-    return module.get_pipeline(**kwargs)
 
 # %% ../../nbs/08_pipeline.ipynb #e034dbfd
 def _definition_parser() -> argparse.ArgumentParser:
@@ -544,6 +547,7 @@ def get_pipeline_definition_main(argv: list[str] | None = None, # command-line a
     "Console script `get-pipeline-definition`: build the pipeline and write its definition JSON."
     args = _definition_parser().parse_args(argv)
     try:
+        pipeline_module(args.module_name)  # a module that does not import fails before anything starts
         with _local_aws_for(args.module_name, load_settings()):  # local target: the module's own sessions reach the store
             pipeline = get_pipeline_driver(args.module_name, args.kwargs)
             text = pipeline.definition()
