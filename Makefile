@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.9
 export TF_CPP_MIN_LOG_LEVEL := 3
 
-.PHONY: setup run test test-slow export clean lab mlflow bench lock
+.PHONY: setup run test test-slow export clean lab mlflow bench lock readme
 
 setup: $(STAMP)
 
@@ -54,3 +54,8 @@ lock: setup
 	$(BIN)/uv pip compile pyproject.toml --extra bench --python-version 3.11 --quiet -o requirements/bench.txt
 	$(BIN)/python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['pipeline']))" \
 	  | $(BIN)/uv pip compile - --python-version 3.11 --quiet -o requirements/pipeline.txt
+
+# README.md is generated from nbs/index.ipynb (its markdown cells, links made relative to the root); edit the notebook.
+readme: setup
+	$(BIN)/python -m docs readme
+
