@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.9
 export TF_CPP_MIN_LOG_LEVEL := 3
 
-.PHONY: setup run test test-slow export clean lab mlflow bench lock readme
+.PHONY: setup run test test-slow export clean lab mlflow bench lock readme docs preview
 
 setup: $(STAMP)
 
@@ -52,10 +52,22 @@ lock: setup
 	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --quiet -o requirements/runtime.txt
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --quiet -o requirements/dev.txt
 	$(BIN)/uv pip compile pyproject.toml --extra bench --python-version 3.11 --quiet -o requirements/bench.txt
+	$(BIN)/uv pip compile pyproject.toml --extra docs -c requirements/dev.txt --python-version 3.11 --quiet -o requirements/docs.txt
 	$(BIN)/python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['pipeline']))" \
 	  | $(BIN)/uv pip compile - --python-version 3.11 --quiet -o requirements/pipeline.txt
 
 # README.md is generated from nbs/index.ipynb (its markdown cells, links made relative to the root); edit the notebook.
 readme: setup
 	$(BIN)/python -m docs readme
+
+# The course's site in _docs/: one page per notebook (code, API entries of the exported functions, figures from images/),
+# built from the notebooks as committed, without running them.
+docs: setup
+	$(BIN)/uv pip install --python $(BIN)/python --quiet -r requirements/docs.txt
+	$(BIN)/python -m docs build
+
+# Serves the built site on http://127.0.0.1:$(DOCS_PORT)/.
+DOCS_PORT ?= 8000
+preview: docs
+	$(BIN)/python -m docs serve $(DOCS_PORT)
 
