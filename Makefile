@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.9
 export TF_CPP_MIN_LOG_LEVEL := 3
 
-.PHONY: setup run test test-slow export clean lab mlflow bench lock readme docs preview
+.PHONY: setup run test test-slow export clean lab mlflow bench lock readme docs preview test-docs
 
 setup: $(STAMP)
 
@@ -71,3 +71,11 @@ DOCS_PORT ?= 8000
 preview: docs
 	$(BIN)/python -m docs serve $(DOCS_PORT)
 
+# Opens every page of the built site in Chromium (the system's: `chromium`, or CHROMIUM=/path/to/chrome).
+test-docs: docs
+	@if [ -z "$$CHROMIUM" ] && ! command -v chromium >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && [ -f /etc/debian_version ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "make test-docs needs Chromium: sudo apt-get install chromium (Debian), or set CHROMIUM=/path/to/chrome"; exit 1; fi; \
+	fi
+	$(BIN)/python -m pytest -q docs/test_site.py
