@@ -108,7 +108,8 @@ class _ShowDocsFromModule:
                 # a default under the repository shows relative to it, not as the path of the machine that built the site
                 try: md.append(eval(line, self.ns)._repr_markdown_().replace(f"'{ROOT}/", "'"))
                 except Exception as e:
-                    raise RuntimeError(f"{Path(self.nb.path_).name}: {line}: {type(e).__name__}: {e}") from None
+                    from workbook.config import WorkbookError
+                    raise WorkbookError(f"{Path(self.nb.path_).name}: {line}: {type(e).__name__}: {e}") from None
         cell.outputs = [AttrDict(output_type="execute_result", execution_count=None, metadata={},
                                  data={"text/markdown": "\n\n".join(md)})]
 
@@ -272,7 +273,10 @@ def serve(port: int = 8000) -> None:
     from workbook.config import WorkbookError
     if not (SITE / "index.html").exists(): raise WorkbookError("no site in _docs/: run make docs first")
     handler = functools.partial(SimpleHTTPRequestHandler, directory=str(SITE))
-    with ThreadingHTTPServer(("127.0.0.1", port), handler) as server:
+    try: server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    except OSError as e: raise WorkbookError(f"cannot serve on 127.0.0.1:{port} ({e.strerror}): choose another port, "
+                                             f"e.g. make preview DOCS_PORT={port + 1}") from None
+    with server:
         print(f"serving {SITE.relative_to(ROOT)}/ on http://127.0.0.1:{port}/ (Ctrl-C stops)", flush=True)
         try: server.serve_forever()
         except KeyboardInterrupt: pass
