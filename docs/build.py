@@ -89,8 +89,7 @@ def _exported_modules(nb) -> list[str]:
     for cell in nb.cells:
         if cell.cell_type != "code": continue
         for key, args in extract_directives(cell, remove=False).items():
-            if key == "default_exp" or (key in ("export", "exports", "exporti") and args):
-                mods.append(f"{lib}.{args[0]}" if key == "default_exp" else args[0])
+            if key in ("default_exp", "export", "exports", "exporti") and args: mods.append(f"{lib}.{args[0]}")
     return list(dict.fromkeys(mods))
 
 
@@ -136,7 +135,7 @@ def process(path: Path):
 # --- HTML -----------------------------------------------------------------------------------------------------------
 
 def _notebook_node(nb):
-    "The processed notebook as nbformat cells, ready for nbconvert: markdown, and code with only the outputs kept."
+    "The processed notebook for nbconvert: markdown cells, and code cells without directives (API entries: output only)."
     import nbformat
     cells = []
     for c in nb.cells:
@@ -234,6 +233,7 @@ hr { border: 0; border-top: 1px solid #d0d7de; margin: 1.5rem 0; }
 
 def build(out: Path = SITE) -> list[Path]:
     "Write the site into `out` (replacing it): one HTML page per notebook, the figures in images/, a stylesheet."
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
     from pygments.formatters import HtmlFormatter
     cfg = settings()
     processed = []
@@ -261,7 +261,7 @@ def build(out: Path = SITE) -> list[Path]:
         page = PAGE.format(title=html.escape(title if name == "index.html" else f"{title} - {cfg['title']}"),
                            description=html.escape(desc, quote=True), site_title=html.escape(cfg["title"]), nav=nav,
                            git_url=html.escape(cfg["git_url"]), heading=html.escape(title),
-                           lede=f'<p class="lede">{html.escape(desc)}</p>' if desc else "", body=body)
+                           lede=f'<div class="lede">{markdown2html_mistune(desc)}</div>' if desc else "", body=body)
         (out / name).write_text(page)
         written.append(out / name)
     print(f"wrote {len(written)} pages into {out.relative_to(ROOT)}/")
