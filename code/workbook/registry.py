@@ -18,7 +18,7 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .config import TENSORFLOW_VERSION, Settings, WorkbookError, is_s3, load_settings, local_to_s3, s3_to_local
+from .config import TENSORFLOW_VERSION, Settings, WorkbookError, is_s3, load_settings, local_to_s3, s3_to_local, text_table, utc_now
 from .evaluation import EVALUATION_FILE, METRICS_SECTION, report_metric
 
 # %% ../../nbs/05_registry.ipynb #7558f386
@@ -120,7 +120,7 @@ def _report_uri(settings: Settings, group: str, report: dict | str | Path) -> st
         if not path.is_file(): raise WorkbookError(f"evaluation report not found: {path}")
         report = json.loads(path.read_text())
     report_metric(report)  # fail early on a file that is not an evaluation report
-    uri = f"s3://{settings.bucket}/registry/{group}/{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:8]}/{EVALUATION_FILE}"
+    uri = f"s3://{settings.bucket}/registry/{group}/{utc_now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:8]}/{EVALUATION_FILE}"
     return _write_s3_json(settings, uri, report)
 
 # %% ../../nbs/05_registry.ipynb #de44808d
@@ -160,10 +160,6 @@ def _mlflow_client(settings: Settings):
 def _utc(ms: int | None) -> datetime | None:
     "A UTC datetime from MLflow's milliseconds since the epoch."
     return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
-
-def _now_ms() -> int:
-    "Milliseconds since the epoch, as MLflow counts time."
-    return int(datetime.now(timezone.utc).timestamp() * 1000)
 
 # %% ../../nbs/05_registry.ipynb #a109a633
 class _MlflowRegistry:
@@ -224,7 +220,7 @@ class _MlflowRegistry:
         mv = self._version(group, version)
         check_transition(int(mv.version), mv.tags.get(TAG["status"], PENDING), status)
         self.client.set_model_version_tag(group, mv.version, TAG["comment"], comment)
-        self.client.set_model_version_tag(group, mv.version, TAG["modified"], str(_now_ms()))
+        self.client.set_model_version_tag(group, mv.version, TAG["modified"], str(int(utc_now().timestamp() * 1000)))
         self.client.set_model_version_tag(group, mv.version, TAG["status"], status)
         return self.describe(group, version)
 
@@ -425,13 +421,12 @@ def format_versions(
     versions: list[dict], # rows from `list_model_versions`
 ) -> str:
     "The versions as a text table, newest first."
-    header = f"{'version':>7}  {'status':<21}  {'accuracy':>8}  {'created (UTC)':<19}  {'comment':<24}  model data"
-    lines = [header]
+    rows = [("version", "status", "accuracy", "created (UTC)", "comment", "model data")]
     for v in sorted(versions, key=lambda v: v["version"], reverse=True):
         accuracy = f"{v['accuracy']:.4f}" if v["accuracy"] is not None else "-"
         created = f"{v['created']:%Y-%m-%d %H:%M:%S}" if v["created"] else "-"
-        lines.append(f"{v['version']:>7}  {v['status']:<21}  {accuracy:>8}  {created:<19}  {v['comment'] or '-':<24}  {v['model_data_url']}")
-    return "\n".join(lines)
+        rows.append((v["version"], v["status"], accuracy, created, v["comment"] or "-", v["model_data_url"]))
+    return text_table(rows, right=(0, 2))
 
 # %% ../../nbs/05_registry.ipynb #b2c842bb
 def _where(settings: Settings) -> str:

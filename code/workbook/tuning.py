@@ -12,11 +12,10 @@ import threading
 import zlib
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from .config import WorkbookError, load_settings
+from .config import WorkbookError, load_settings, utc_iso
 from .training import METRIC_DEFINITIONS
 
 # %% auto #0
@@ -235,10 +234,6 @@ def _run_trial(run_training_job: Callable[[dict], dict], request: dict) -> dict:
     except Exception as e: return {"TrainingJobName": request["TrainingJobName"], "TrainingJobStatus": "Failed",
                                    "FailureReason": f"{type(e).__name__}: {e}"[:1024]}
 
-def _now() -> str:
-    "Current UTC time in ISO 8601."
-    return datetime.now(timezone.utc).isoformat()
-
 # %% ../../nbs/03a_tuning.ipynb #0ebe6ee0
 def _search(config: dict, seed: int):
     "The search strategy of a tuning job configuration."
@@ -281,13 +276,13 @@ def run_tuning_job(request: dict, # a CreateHyperParameterTuningJob request
     limits = config.get("ResourceLimits") or {}
     max_jobs, parallel = int(limits.get("MaxNumberOfTrainingJobs", 1)), max(1, int(limits.get("MaxParallelTrainingJobs", 1)))
     seed = int(config["RandomSeed"]) if config.get("RandomSeed") is not None else zlib.crc32(name.encode())
-    search, maximize, created = _search(config, seed), objective.get("Type", "Maximize") == "Maximize", _now()
+    search, maximize, created = _search(config, seed), objective.get("Type", "Maximize") == "Maximize", utc_iso()
     records, running = [], {}
     with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix=name) as pool:
         while len(records) < max_jobs or running:
             while len(records) < max_jobs and len(running) < parallel:
                 token, tuned = search.ask()
-                record = {"index": len(records), "name": f"{name}-{len(records) + 1:03d}", "tuned": tuned, "created": _now()}
+                record = {"index": len(records), "name": f"{name}-{len(records) + 1:03d}", "tuned": tuned, "created": utc_iso()}
                 job = training_job_request(definition, record["name"], tuned, objective["MetricName"])
                 records.append(record)
                 running[pool.submit(_run_trial, run_training_job, job)] = (token, record)
@@ -295,14 +290,14 @@ def run_tuning_job(request: dict, # a CreateHyperParameterTuningJob request
             for future in sorted(done, key=lambda f: running[f][1]["index"]):
                 token, record = running.pop(future)
                 describe = future.result()
-                record.update(describe=describe, status=describe.get("TrainingJobStatus", "Failed"), ended=_now(),
+                record.update(describe=describe, status=describe.get("TrainingJobStatus", "Failed"), ended=utc_iso(),
                               objective=_objective(describe, objective["MetricName"]))
                 search.tell(token, record["objective"])
     summaries = [_summary(r, name, objective) for r in _ranked(records, maximize)]
     succeeded = [s for s in summaries if s["ObjectiveStatus"] == "Succeeded"]
     response = {"HyperParameterTuningJobName": name, "HyperParameterTuningJobConfig": config,
                 "TrainingJobDefinition": definition, "HyperParameterTuningJobStatus": "Completed" if succeeded else "Failed",
-                "CreationTime": created, "HyperParameterTuningEndTime": _now(), "LastModifiedTime": _now(),
+                "CreationTime": created, "HyperParameterTuningEndTime": utc_iso(), "LastModifiedTime": utc_iso(),
                 "TrainingJobStatusCounters": {
                     "Completed": sum(s["TrainingJobStatus"] == "Completed" for s in summaries), "InProgress": 0,
                     "RetryableError": 0, "NonRetryableError": sum(s["TrainingJobStatus"] == "Failed" for s in summaries),

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ..config import Settings, WorkbookError, file_lock, is_s3, s3_to_local
+from ..config import Settings, WorkbookError, file_lock, is_s3, s3_to_local, write_json_atomic
 
 # %% auto #0
 __all__ = ['IMAGE_ENVIRONMENTS', 'WORKBOOK_ENVIRONMENT', 'ImageEnvironment', 'images_table', 'parse_image_uri', 'image_overrides',
@@ -228,8 +228,8 @@ def build_environment(env: ImageEnvironment, # the image's libraries
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        manifest.write_text(json.dumps({"name": env.name, "image": env.image, "host": env.host, "requirements": requirements,
-                                        "packages": packages, "seconds": round(time.monotonic() - start, 1)}, indent=1))
+        write_json_atomic(manifest, {"name": env.name, "image": env.image, "host": env.host, "requirements": requirements,
+                                     "packages": packages, "seconds": round(time.monotonic() - start, 1)})
         say(f"Environment {env.name} ready in {time.monotonic() - start:.0f} s")
     return python
 

@@ -15,13 +15,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from ..config import WorkbookError
-from .baseline import DataProfile, check_data_quality, write_json
+from ..config import WorkbookError, utc_now, write_json_atomic
+from .baseline import DataProfile, check_data_quality
 
 # %% ../../../nbs/07b_monitoring_capture.ipynb #192a2236
 def _utc(t: datetime | str | None) -> datetime:
     "A time as an aware UTC datetime (naive times are UTC; ISO strings may end in Z)."
-    if t is None: return datetime.now(timezone.utc)
+    if t is None: return utc_now()
     if isinstance(t, str):
         try: t = datetime.fromisoformat(t.strip().replace("Z", "+00:00"))
         except ValueError: raise WorkbookError(f"not an ISO-8601 time: {t!r} (expected e.g. 2024-05-01T13:00:00Z)") from None
@@ -231,7 +231,7 @@ def run_data_quality(baseline_dir: str | Path, # folder with the baseline's stat
     if not scan.rows: raise WorkbookError(f"no captured requests in {capture_root} between {_time_key(start) or 'the start'} and {_time_key(end) or 'now'}")
     violations = check_data_quality(profile, baseline_statistics, constraints)
     output_dir = Path(output_dir)
-    write_json(profile.statistics(), output_dir / "statistics.json")
-    write_json(violations, output_dir / "constraint_violations.json")
-    write_json(scan.summary() | {"start": _time_key(start), "end": _time_key(end)}, output_dir / "capture_report.json")
+    write_json_atomic(output_dir / "statistics.json", profile.statistics())
+    write_json_atomic(output_dir / "constraint_violations.json", violations)
+    write_json_atomic(output_dir / "capture_report.json", scan.summary() | {"start": _time_key(start), "end": _time_key(end)})
     return scan.summary() | {"violations": len(violations["violations"]), "output": str(output_dir)}

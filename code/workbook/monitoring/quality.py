@@ -17,8 +17,7 @@ from typing import Callable, Mapping
 import numpy as np
 import pandas as pd
 
-from ..config import FEATURES, SPECIES, WorkbookError
-from .baseline import write_json
+from ..config import FEATURES, SPECIES, WorkbookError, write_json_atomic
 from .capture import CaptureScan, _decoded, _input_payload, _time_key, _utc, capture_files, iter_capture_records, read_json
 
 # %% ../../../nbs/07d_monitoring_quality.ipynb #c06ead94
@@ -187,9 +186,9 @@ def run_model_quality(capture_root: str | Path, # capture destination (or one en
     if isinstance(constraints, (str, Path)): constraints = read_json(constraints)
     violations = check_model_quality(statistics, constraints) if constraints else {"violations": []}
     output_dir = Path(output_dir)
-    write_json(statistics, output_dir / "statistics.json")
-    write_json(violations, output_dir / "constraint_violations.json")
+    write_json_atomic(output_dir / "statistics.json", statistics)
+    write_json_atomic(output_dir / "constraint_violations.json", violations)
     metrics_over_time(merged).to_csv(output_dir / "metrics_over_time.csv", index=False)
-    write_json(scan.summary() | {"start": _time_key(start), "end": _time_key(end)}, output_dir / "merge_report.json")
+    write_json_atomic(output_dir / "merge_report.json", scan.summary() | {"start": _time_key(start), "end": _time_key(end)})
     accuracy = statistics["multiclass_classification_metrics"]["accuracy"]["value"]
     return scan.summary() | {"accuracy": accuracy, "violations": len(violations["violations"]), "output": str(output_dir)}
