@@ -78,7 +78,7 @@ TUNING_SPEC = TuningSpec(ranges=(
 ))
 
 # %% ../../nbs/03a_tuning.ipynb #624f64b1
-def _number(value: float, kind: str) -> str:
+def _range_bound(value: float, kind: str) -> str:
     "A range bound as SageMaker writes it."
     return str(int(value)) if kind == "Integer" else str(float(value))
 
@@ -92,8 +92,8 @@ def parameter_ranges(spec: TuningSpec = TUNING_SPEC, # the tuning specification
             values = [json.dumps(str(v)) if framework else str(v) for v in r.values]
             out["CategoricalParameterRanges"].append({"Name": r.name, "Values": values})
         else:
-            out[f"{r.kind}ParameterRanges"].append({"Name": r.name, "MinValue": _number(r.min_value, r.kind),
-                                                   "MaxValue": _number(r.max_value, r.kind), "ScalingType": r.scaling})
+            out[f"{r.kind}ParameterRanges"].append({"Name": r.name, "MinValue": _range_bound(r.min_value, r.kind),
+                                                   "MaxValue": _range_bound(r.max_value, r.kind), "ScalingType": r.scaling})
     return out
 
 # %% ../../nbs/03a_tuning.ipynb #856a51ad
@@ -317,10 +317,10 @@ def trials_table(result: dict, # response of `run_tuning_job` (or of SageMaker, 
     for s in result["TrainingJobSummaries"]:
         metric = s.get("FinalHyperParameterTuningJobObjectiveMetric") or {}
         rows.append({"job": s["TrainingJobName"], "status": s["TrainingJobStatus"], "objective": metric.get("Value"),
-                     **{k: _decoded(v) for k, v in s["TunedHyperParameters"].items()}})
+                     **{k: _hyperparameter_value(v) for k, v in s["TunedHyperParameters"].items()}})
     return pd.DataFrame(rows)
 
-def _decoded(value: str):
+def _hyperparameter_value(value: str):
     "A hyperparameter string as a number or text."
     try: value = json.loads(value)
     except ValueError: return value
