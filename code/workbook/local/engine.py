@@ -29,7 +29,7 @@ from typing import Callable
 from ..config import Settings, WorkbookError, process_alive, s3_to_local, text_table, utc_iso, utc_now, write_json_atomic
 from .algorithms import algorithm_problem
 from .images import (build_environment, check_images, image_environment, image_overrides, parameter_value,
-                                   shipped_requirements)
+                                   request_image, shipped_requirements)
 from .jobs import run_processing_job, run_training_job, sagemaker_arn, stop_all_jobs
 
 # %% auto #0
@@ -472,8 +472,7 @@ class InternalError(WorkbookError):
 
 def _job_python(ex: _Execution, step: str, request: dict) -> Path | None:
     "The Python of the environment of the image a job request names, built on first use (None: the workbook's own)."
-    uri = (request.get("AppSpecification") or {}).get("ImageUri") or (request.get("AlgorithmSpecification") or {}).get("TrainingImage")
-    env = image_environment(uri, ex.image_overrides)
+    env = image_environment(request_image(request), ex.image_overrides)
     if env is None: return None
     try: return build_environment(env, shipped_requirements(request, ex.settings), say=lambda text: ex.say(step, text))
     except WorkbookError as e: raise InternalError(str(e)) from None

@@ -21,8 +21,8 @@ from ..config import Settings, WorkbookError, file_lock, is_s3, s3_to_local, wri
 
 # %% auto #0
 __all__ = ['IMAGE_ENVIRONMENTS', 'WORKBOOK_ENVIRONMENT', 'ImageEnvironment', 'images_table', 'parse_image_uri', 'image_overrides',
-           'image_environment', 'shipped_requirements', 'environment_path', 'build_environment', 'parameter_value',
-           'job_images', 'check_images']
+           'image_environment', 'shipped_requirements', 'environment_path', 'build_environment', 'request_image',
+           'parameter_value', 'job_images', 'check_images']
 
 # %% ../../../nbs/92_local_images.ipynb #5e39dcee
 @dataclass(frozen=True)
@@ -234,14 +234,19 @@ def build_environment(env: ImageEnvironment, # the image's libraries
     return python
 
 # %% ../../../nbs/92_local_images.ipynb #c86ff728
+def request_image(request: dict, # a CreateProcessingJob or CreateTrainingJob request, or a tuning job's training job definition
+                 ):
+    "The image URI (or an expression) a job request names."
+    app, algorithm = request.get("AppSpecification") or {}, request.get("AlgorithmSpecification") or {}
+    return app.get("ImageUri") or algorithm.get("TrainingImage")
+
 def _step_images(step: dict) -> list:
     "The image URIs (or expressions) the jobs of one step name."
     a = step.get("Arguments") or {}
-    if step.get("Type") == "Processing": return [(a.get("AppSpecification") or {}).get("ImageUri")]
-    if step.get("Type") == "Training": return [(a.get("AlgorithmSpecification") or {}).get("TrainingImage")]
+    if step.get("Type") in ("Processing", "Training"): return [request_image(a)]
     if step.get("Type") == "Tuning":
         defs = ([a["TrainingJobDefinition"]] if a.get("TrainingJobDefinition") else []) + list(a.get("TrainingJobDefinitions") or [])
-        return [(d.get("AlgorithmSpecification") or {}).get("TrainingImage") for d in defs]
+        return [request_image(d) for d in defs]
     return []
 
 def parameter_value(value, # a definition value: a literal, or an expression
