@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.9
 export TF_CPP_MIN_LOG_LEVEL := 3
 
-.PHONY: setup run test test-slow figures export clean lab mlflow bench lock
+.PHONY: setup run test test-slow figures export clean lab mlflow bench lock readme docs preview test-docs
 
 setup: $(STAMP)
 
@@ -58,5 +58,30 @@ lock: setup
 	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --quiet -o requirements/runtime.txt
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --quiet -o requirements/dev.txt
 	$(BIN)/uv pip compile pyproject.toml --extra bench --python-version 3.11 --quiet -o requirements/bench.txt
+	$(BIN)/uv pip compile pyproject.toml --extra docs -c requirements/dev.txt --python-version 3.11 --quiet -o requirements/docs.txt
 	$(BIN)/python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['pipeline']))" \
 	  | $(BIN)/uv pip compile - --python-version 3.11 --quiet -o requirements/pipeline.txt
+
+# README.md is generated from nbs/index.ipynb (its markdown cells, links made relative to the root); edit the notebook.
+readme: setup
+	$(BIN)/python -m docs readme
+
+# The course's site in _docs/: one page per notebook (code, API entries of the exported functions, figures from images/),
+# built from the notebooks as committed, without running them.
+docs: setup
+	$(BIN)/uv pip install --python $(BIN)/python --quiet -r requirements/docs.txt
+	$(BIN)/python -m docs build
+
+# Serves the built site on http://127.0.0.1:$(DOCS_PORT)/.
+DOCS_PORT ?= 8000
+preview: docs
+	$(BIN)/python -m docs serve $(DOCS_PORT)
+
+# Opens every page of the built site in Chromium (the system's: `chromium`, or CHROMIUM=/path/to/chrome).
+test-docs: docs
+	@if [ -z "$$CHROMIUM" ] && ! command -v chromium >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && [ -f /etc/debian_version ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "make test-docs needs Chromium: sudo apt-get install chromium (Debian), or set CHROMIUM=/path/to/chrome"; exit 1; fi; \
+	fi
+	$(BIN)/python -m pytest -q docs/test_site.py

@@ -34,3 +34,15 @@ def code_snapshot(base: Path) -> Path:
     code = base / "code"
     shutil.copytree(CODE_DIR, code, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "_modidx.py"))
     return code
+
+
+def fake_aws_sagemaker_target(monkeypatch, tmp_path, region: str, bucket: str, role: str) -> None:
+    "Fake AWS credentials (no profile, config or endpoint of the machine) and the sagemaker target's settings, for moto."
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SAGEMAKER"):
+        monkeypatch.delenv(name, raising=False)
+    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+           "AWS_DEFAULT_REGION": region, "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+           "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"), "SAGEMAKER_SUPPRESS_V2_WARNING": "1",
+           "WORKBOOK_TARGET": "sagemaker", "WORKBOOK_BUCKET": bucket, "WORKBOOK_REGION": region, "WORKBOOK_ROLE": role,
+           "WORKBOOK_STORE": str(tmp_path / "store")}
+    for k, v in env.items(): monkeypatch.setenv(k, v)

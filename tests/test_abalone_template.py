@@ -316,3 +316,16 @@ def test_tuning_the_builtin_algorithm_on_its_own_metric(store):
     assert [o["Value"] for o in objectives] == sorted(o["Value"] for o in objectives)
     best = tuned["BestTrainingJob"]["TrainingJobName"]
     assert s3_to_local(f"s3://bkt/models/{best}/output/model.tar.gz", settings).exists()
+
+
+def test_definition_of_another_module_without_credentials(store, tmp_path):
+    "`get-pipeline-definition` builds a module's definition on the local target as `run-pipeline` does: no credentials."
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(WORKBOOK_TARGET="local", HOME=str(tmp_path))
+    out = tmp_path / "definition.json"
+    r = subprocess.run([str(Path(sys.executable).parent / "get-pipeline-definition"), "-n", "workbook.abalone",
+                        "-kwargs", json.dumps({"region": "us-east-1", "role": ROLE}), "-f", str(out)],
+                       env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    steps = [s["Name"] for s in json.loads(out.read_text())["Steps"]]
+    assert steps[:2] == ["PreprocessAbaloneData", "TrainAbaloneModel"], steps

@@ -16,7 +16,7 @@ from botocore.stub import Stubber
 from botocore.validate import validate_parameters
 from moto import mock_aws
 
-from conftest import code_snapshot
+from conftest import code_snapshot, fake_aws_sagemaker_target
 from workbook import monitoring
 from workbook.config import DATA_FILE, FEATURES, WorkbookError, load_settings
 
@@ -31,14 +31,7 @@ BASELINE_OUTPUT = f"s3://{BUCKET}/penguins-pipeline/abc123/BaselineData/output/b
 @pytest.fixture
 def aws(tmp_path, monkeypatch):
     "Fake credentials, the sagemaker target with a test bucket, and moto's S3 with that bucket."
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SAGEMAKER"):
-        monkeypatch.delenv(name, raising=False)
-    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-           "AWS_DEFAULT_REGION": REGION, "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
-           "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"), "SAGEMAKER_SUPPRESS_V2_WARNING": "1",
-           "WORKBOOK_TARGET": "sagemaker", "WORKBOOK_BUCKET": BUCKET, "WORKBOOK_REGION": REGION, "WORKBOOK_ROLE": ROLE,
-           "WORKBOOK_STORE": str(tmp_path / "store")}
-    for k, v in env.items(): monkeypatch.setenv(k, v)
+    fake_aws_sagemaker_target(monkeypatch, tmp_path, REGION, BUCKET, ROLE)
     with mock_aws():
         boto3.client("s3", region_name=REGION).create_bucket(Bucket=BUCKET)
         yield load_settings()

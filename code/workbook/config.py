@@ -22,8 +22,8 @@ from urllib.parse import urlparse
 __all__ = ['TARGET', 'NUMERIC_FEATURES', 'CATEGORICAL_FEATURES', 'FEATURES', 'COLUMNS', 'SPECIES', 'ISLANDS', 'SEXES', 'ROOT',
            'DATA_FILE', 'IMAGES_DIR', 'TARGETS', 'TENSORFLOW_VERSION', 'SKLEARN_VERSION', 'SDK_V2_REASON',
            'WorkbookError', 'ConfigError', 'exit_on_error', 'sdk_v2_notice', 'Settings', 'load_settings', 's3_to_local',
-           'local_to_s3', 'is_s3', 'process_alive', 'file_lock', 'write_atomic', 'write_json_atomic', 'utc_now',
-           'utc_iso', 'text_table', 'tail_lines']
+           'local_to_s3', 'is_s3', 'process_alive', 'file_lock', 'on_sagemaker', 'write_atomic', 'write_json_atomic',
+           'utc_now', 'utc_iso', 'text_table', 'tail_lines']
 
 # %% ../../nbs/00_config.ipynb #d35d53e2
 TARGET = "species"
@@ -216,6 +216,16 @@ def file_lock(path: Path): # the lock file (created, with its folder)
         fcntl.flock(f, fcntl.LOCK_EX)
         try: yield
         finally: fcntl.flock(f, fcntl.LOCK_UN)
+
+# %% ../../nbs/00_config.ipynb #20dbaa1d
+def on_sagemaker(what: str, # what the cell does on SageMaker, e.g. "create the endpoint"
+                 settings: Settings | None = None, # default `load_settings()`
+                ) -> bool:
+    "True on the sagemaker target; on the local target, print one line saying what SageMaker would do, and False."
+    settings = settings or load_settings()
+    if settings.target == "sagemaker": return True
+    print(f"On SageMaker this cell would {what}; the local target skips it (WORKBOOK_TARGET=sagemaker runs it).")
+    return False
 
 # %% ../../nbs/00_config.ipynb #25b3a3bb
 def write_atomic(path: Path, # the file to replace (its folder is created)

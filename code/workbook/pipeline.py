@@ -21,6 +21,7 @@ import shutil
 import sys
 import tarfile
 import tempfile
+import threading
 import warnings
 from pathlib import Path
 
@@ -61,7 +62,7 @@ __all__ = ['CODE_DIR', 'TELEMETRY_OPT_OUT', 'APPROVAL_STATUSES', 'FRAMEWORKS', '
            'baseline_step', 'training_estimator', 'training_inputs', 'train_step', 'tune_step', 'model_artifact',
            'evaluate_step', 'accuracy', 'register_step', 'fail_step', 'gate_steps', 'get_pipeline', 'definition_json',
            'flatten_steps', 'pipeline_edges', 'draw_pipeline_graph', 'convert_struct', 'get_pipeline_driver',
-           'get_pipeline_definition_main', 'run_pipeline', 'run_pipeline_main']
+           'pipeline_module', 'get_pipeline_definition_main', 'run_pipeline', 'run_pipeline_main']
 
 # %% ../../nbs/08_pipeline.ipynb #7fedcc6a
 CODE_DIR = ROOT / "code"  # the source folder every job receives; the package `workbook` lives inside it
@@ -520,9 +521,12 @@ def get_pipeline_driver(module_name: str, # module with a `get_pipeline` functio
     "Import `module_name` and call its `get_pipeline(**kwargs)`."
     kwargs = convert_struct(passed_args) or {}
     if not isinstance(kwargs, dict): raise WorkbookError(f"--kwargs must be a dict, got {type(kwargs).__name__}")
-    try: module = importlib.import_module(module_name)
+    return pipeline_module(module_name).get_pipeline(**kwargs)
+
+def pipeline_module(module_name: str) -> object:
+    "The imported module `module_name` (a WorkbookError naming it if it cannot be imported)."
+    try: return importlib.import_module(module_name)
     except ImportError as e: raise WorkbookError(f"cannot import --module-name {module_name!r}: {e}") from None
-    return module.get_pipeline(**kwargs)
 
 # %% ../../nbs/08_pipeline.ipynb #e034dbfd
 def _definition_parser() -> argparse.ArgumentParser:
@@ -532,13 +536,21 @@ def _definition_parser() -> argparse.ArgumentParser:
     p.add_argument("-kwargs", "--kwargs", dest="kwargs", default=None, help="keyword arguments of get_pipeline, as JSON")
     return p
 
+def _local_aws_for(module_name: str, settings: Settings):
+    "Local target, another pipeline module: the local AWS endpoint, so the module's own boto3 sessions work."
+    if settings.target != "local" or module_name == "workbook.pipeline": return contextlib.nullcontext()
+    from workbook.local.aws import local_aws
+    return local_aws(settings)
+
 def get_pipeline_definition_main(argv: list[str] | None = None, # command-line arguments, default `sys.argv[1:]`
                                 ) -> int:
     "Console script `get-pipeline-definition`: build the pipeline and write its definition JSON."
     args = _definition_parser().parse_args(argv)
     try:
-        pipeline = get_pipeline_driver(args.module_name, args.kwargs)
-        text = pipeline.definition()
+        pipeline_module(args.module_name)  # a module that does not import fails before anything starts
+        with _local_aws_for(args.module_name, load_settings()):  # local target: the module's own sessions reach the store
+            pipeline = get_pipeline_driver(args.module_name, args.kwargs)
+            text = pipeline.definition()
         if args.file_name: Path(args.file_name).write_text(text)
         else: print(text)
     except Exception as e:  # the template's contract: any error is one message and exit code 1
@@ -579,6 +591,17 @@ def _local_engine():
     except ImportError as e: raise WorkbookError(f"the local engine is not available (workbook.local.engine: {e}); set WORKBOOK_TARGET=sagemaker to run on SageMaker") from None
     return run_definition
 
+def _prepare_tracking(settings: Settings) -> threading.Thread | None:
+    "Local target, new store: create the MLflow store in the background while the first steps run (jobs wait for it)."
+    if settings.target != "local" or (Path(settings.store) / "mlflow" / "mlflow.db").exists(): return None
+    from workbook.tracking import configure_tracking
+    def create():
+        try: configure_tracking(settings)
+        except Exception: pass  # the jobs report tracking problems themselves
+    thread = threading.Thread(target=create, name="mlflow-store", daemon=True)
+    thread.start()
+    return thread
+
 def run_pipeline(pipeline: Pipeline, # the pipeline to run (`get_pipeline(...)`)
                  settings: Settings, # the target decides where it runs
                  parameters: dict | None = None, # pipeline parameter values for this execution
@@ -598,9 +621,13 @@ def run_pipeline(pipeline: Pipeline, # the pipeline to run (`get_pipeline(...)`)
         if graph: draw_pipeline_graph(definition, settings.figures / "pipeline.png")
         from workbook.registry import register_model_package
         from workbook.tuning import run_tuning_job
-        record = run_definition(definition, settings, parameters, resume=resume, pipeline_name=pipeline.name,
-                                tuner=run_tuning_job, registry=register_model_package, job_variables=job_variables,
-                                max_parallel=settings.max_parallel_steps or None)
+        tracking = _prepare_tracking(settings)
+        try:
+            record = run_definition(definition, settings, parameters, resume=resume, pipeline_name=pipeline.name,
+                                    tuner=run_tuning_job, registry=register_model_package, job_variables=job_variables,
+                                    max_parallel=settings.max_parallel_steps or None)
+        finally:
+            if tracking is not None: tracking.join()  # never leave the store half created
         return 0 if record.get("PipelineExecutionStatus") == "Succeeded" else 1
     if resume: raise WorkbookError("--resume works on the local target; on SageMaker use `aws sagemaker retry-pipeline-execution`")
     with _building():
@@ -618,12 +645,6 @@ def run_pipeline(pipeline: Pipeline, # the pipeline to run (`get_pipeline(...)`)
     print("\n#####Execution completed. Execution step details:")
     print(execution.list_steps())
     return 0 if execution.describe().get("PipelineExecutionStatus") == "Succeeded" else 1
-
-def _local_aws_for(module_name: str, settings: Settings):
-    "Local target, another pipeline module: the local AWS endpoint, so the module's own boto3 sessions work."
-    if settings.target != "local" or module_name == "workbook.pipeline": return contextlib.nullcontext()
-    from workbook.local.aws import local_aws
-    return local_aws(settings)
 
 def run_pipeline_main(argv: list[str] | None = None, # command-line arguments, default `sys.argv[1:]`
                      ) -> int:

@@ -370,8 +370,8 @@ INFERENCE_LIBRARIES = ("scikit-learn", "numpy", "scipy", "joblib", "pandas")  # 
 
 def inference_requirements() -> str:
     "The model package's `code/requirements.txt`: the processing image's versions of `INFERENCE_LIBRARIES`."
-    from workbook.local.images import IMAGE_ENVIRONMENTS
-    image = next(e for e in IMAGE_ENVIRONMENTS if e.name == f"sklearn-{SKLEARN_VERSION}")
+    from workbook.local.images import named_environment
+    image = named_environment(f"sklearn-{SKLEARN_VERSION}")
     pins = "".join(f"{lib}=={image.image[lib]}\n" for lib in INFERENCE_LIBRARIES)
     return f"# The handler's libraries, as in the scikit-learn {SKLEARN_VERSION} image that pickled the transformer\n{pins}"
 

@@ -93,10 +93,14 @@ class TrackingRun:
         import mlflow
         self._guard("log_artifacts", mlflow.log_artifacts, str(folder), artifact_path)
 
-    def keras_callback(self):
-        "Keras callback logging the epoch's metrics (epochs counted from 1)."
-        import keras
-        return keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: self.log_metrics(logs or {}, step=epoch + 1))
+    def log_history(self, history: dict):
+        "Log per-epoch metrics (`{name: [value per epoch]}`) at steps 1, 2, ... in one write."
+        if not self.active: return
+        import time, mlflow
+        from mlflow.entities import Metric
+        now = int(time.time() * 1000)
+        metrics = [Metric(name, float(v), now, step) for name, values in history.items() for step, v in enumerate(values, 1)]
+        self._guard("log_history", mlflow.MlflowClient().log_batch, mlflow.active_run().info.run_id, metrics=metrics)
 
 # %% ../../nbs/03b_tracking.ipynb #2de3ef1b
 @contextlib.contextmanager

@@ -6,10 +6,11 @@
 from __future__ import annotations
 
 # %% auto #0
-__all__ = ['OPTIMIZERS', 'METRIC_NAMES', 'METRIC_DEFINITIONS', 'MODEL_VERSION', 'TRANSFORMER_FILES', 'ORIGINAL_RECIPE',
-           'read_channel', 'read_classes', 'Hyperparameters', 'parse_hyperparameters', 'read_hyperparameters_file',
-           'configure_tensorflow', 'build_model', 'format_metrics', 'parse_metrics', 'metrics_printer', 'fit_model',
-           'save_model', 'TrainingResult', 'train', 'main', 'split_accuracy', 'compare_recipes', 'plot_recipes']
+__all__ = ['OPTIMIZERS', 'METRIC_NAMES', 'METRIC_DEFINITIONS', 'MODEL_VERSION', 'TRANSFORMER_FILES', 'TIMINGS_PREFIX',
+           'ORIGINAL_RECIPE', 'read_channel', 'read_classes', 'Hyperparameters', 'parse_hyperparameters',
+           'read_hyperparameters_file', 'configure_tensorflow', 'build_model', 'format_metrics', 'parse_metrics',
+           'metrics_printer', 'fit_model', 'save_model', 'TrainingResult', 'train', 'main', 'split_accuracy',
+           'compare_recipes', 'plot_recipes']
 
 # %% ../../nbs/03_training.ipynb #0033e763
 import argparse
@@ -21,6 +22,7 @@ import os
 import re
 import shutil
 import sys
+import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -178,27 +180,64 @@ def parse_metrics(log_text: str, # the job's log (stdout and stderr)
 # %% ../../nbs/03_training.ipynb #b3e8f621
 def metrics_printer(stream=None, # where to print, default stdout
                    ):
-    "Keras callback printing `format_metrics` after each epoch (epochs counted from 1)."
-    import keras
+    "A function `(epoch, logs)` printing `format_metrics` of an epoch (epochs counted from 0, printed from 1)."
     def _print(epoch, logs): print(format_metrics(logs or {}, f"epoch={epoch + 1}"), file=stream or sys.stdout, flush=True)
-    return keras.callbacks.LambdaCallback(on_epoch_end=_print)
+    return _print
 
 # %% ../../nbs/03_training.ipynb #3a9cde4c
+def _epoch_function(model, # a compiled Keras classifier (`build_model`)
+                    X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_val: np.ndarray,
+                    batch_size: int, # examples per gradient step
+                   ):
+    "A compiled function `epoch(seed) -> (loss, accuracy, val_loss, val_accuracy)` training `model` for one epoch."
+    import keras, tensorflow as tf
+    X, y, Xv, yv = (tf.constant(a) for a in (X_train, y_train, X_val, y_val))
+    n, steps = len(X_train), -(-len(X_train) // batch_size)
+    loss_fn, optimizer, weights = keras.losses.SparseCategoricalCrossentropy(), model.optimizer, model.trainable_variables
+
+    def correct(y_true, p): return tf.reduce_sum(tf.cast(tf.argmax(p, 1, output_type=y_true.dtype) == y_true, tf.float32))
+
+    @tf.function
+    def epoch(seed):
+        order = tf.random.experimental.stateless_shuffle(tf.range(n), seed=seed)
+        loss_sum, hits = tf.constant(0.0), tf.constant(0.0)
+        for i in tf.range(steps):
+            batch = order[i * batch_size:(i + 1) * batch_size]
+            xb, yb = tf.gather(X, batch), tf.gather(y, batch)
+            with tf.GradientTape() as tape:
+                p = model(xb, training=True)
+                loss = loss_fn(yb, p)
+            optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
+            loss_sum += loss * tf.cast(tf.size(batch), tf.float32)
+            hits += correct(yb, p)
+        pv = model(Xv, training=False)
+        return loss_sum / n, hits / n, loss_fn(yv, pv), correct(yv, pv) / len(X_val)
+    return epoch
+
 def fit_model(X_train: np.ndarray, y_train: np.ndarray, # training features and labels
               X_val: np.ndarray, y_val: np.ndarray, # validation features and labels
               n_classes: int, # number of classes
               hp: Hyperparameters = Hyperparameters(), # training settings
-              callbacks: list | tuple = (), # extra Keras callbacks (e.g. experiment tracking)
+              callbacks: list | tuple = (), # more functions `(epoch, logs)` called after each epoch
               stream=None, # where epoch lines go, default stdout
              ):
     "Train a fresh model; return it (best weights restored) and its per-epoch history."
-    import keras
+    import tensorflow as tf
     configure_tensorflow(hp.seed)
     model = build_model(X_train.shape[1], n_classes, hp)
-    stops = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=hp.patience, restore_best_weights=True)] if hp.patience else []
-    history = model.fit(X_train, y_train, validation_data=(X_val, y_val), epochs=hp.epochs, batch_size=hp.batch_size,
-                        shuffle=True, verbose=0, callbacks=[*stops, metrics_printer(stream), *callbacks])
-    return model, history.history
+    epoch = _epoch_function(model, X_train, y_train, X_val, y_val, hp.batch_size)
+    history = {name: [] for name in METRIC_NAMES}
+    best_loss, best_weights, waited = math.inf, None, 0
+    for e in range(hp.epochs):
+        logs = dict(zip(METRIC_NAMES, map(float, epoch(tf.constant([hp.seed, e], tf.int64)))))
+        for name, value in logs.items(): history[name].append(value)
+        for call in (metrics_printer(stream), *callbacks): call(e, logs)
+        if logs["val_loss"] < best_loss: best_loss, best_weights, waited = logs["val_loss"], model.get_weights(), 0
+        else:
+            waited += 1
+            if hp.patience and waited >= hp.patience: break  # early stopping
+    if hp.patience and best_weights is not None: model.set_weights(best_weights)
+    return model, history
 
 # %% ../../nbs/03_training.ipynb #11b51f45
 MODEL_VERSION = "001"
@@ -222,11 +261,26 @@ def save_model(model, # a trained Keras model
     return model_dir
 
 # %% ../../nbs/03_training.ipynb #79b76700
+def _scores(model, X: np.ndarray, y: np.ndarray, prefix: str = "") -> dict:
+    "Loss and accuracy of `model` on (X, y), as `model.evaluate` gives them, in one call of the model."
+    import keras
+    p = model(X, training=False)
+    loss = float(keras.losses.SparseCategoricalCrossentropy()(y, p))
+    return {f"{prefix}loss": loss, f"{prefix}accuracy": float((np.asarray(p).argmax(axis=1) == y).mean())}
+
+class _Clock:
+    "Seconds between laps, recorded by name into a dict (nothing when the dict is None)."
+    def __init__(self, seconds: dict | None): self.seconds, self.start = seconds, time.perf_counter()
+    def lap(self, name: str):
+        now = time.perf_counter()
+        if self.seconds is not None: self.seconds[name] = round(now - self.start, 3)
+        self.start = now
+
 @dataclass
 class TrainingResult:
     "What one training run produced."
     metrics: dict  # final loss/accuracy on train and validation of the saved model
-    history: dict  # per-epoch metrics as Keras records them
+    history: dict  # per-epoch metrics: name -> one value per epoch
     model: object = field(repr=False, default=None)  # the trained Keras model
 
 def train(train_dir: str | Path, # channel `train`
@@ -234,10 +288,12 @@ def train(train_dir: str | Path, # channel `train`
           transformer_dir: str | Path, # channel `transformer`
           model_dir: str | Path, # where to save the model (`SM_MODEL_DIR`)
           hp: Hyperparameters = Hyperparameters(), # training settings
-          callbacks: list | tuple = (), # extra Keras callbacks
+          callbacks: list | tuple = (), # more functions `(epoch, logs)` called after each epoch
           stream=None, # where metric lines go, default stdout
+          seconds: dict | None = None, # if given, filled with the seconds of each phase (read, fit, evaluate, save)
          ) -> TrainingResult:
     "Train on the channels, print epoch and final metrics, save the model with its transformer."
+    clock = _Clock(seconds)
     X_train, y_train = read_channel(train_dir, "train")
     X_val, y_val = read_channel(validation_dir, "validation")
     classes = read_classes(transformer_dir)
@@ -245,12 +301,14 @@ def train(train_dir: str | Path, # channel `train`
         raise WorkbookError(f"channels 'train' and 'validation' have {X_train.shape[1]} and {X_val.shape[1]} features")
     if max(y_train.max(), y_val.max()) >= len(classes):
         raise WorkbookError(f"a label index is >= the number of classes ({len(classes)}) in classes.json")
+    clock.lap("read")
     model, history = fit_model(X_train, y_train, X_val, y_val, len(classes), hp, callbacks, stream)
-    train_loss, train_acc = model.evaluate(X_train, y_train, verbose=0)
-    val_loss, val_acc = model.evaluate(X_val, y_val, verbose=0)
-    metrics = {"loss": train_loss, "accuracy": train_acc, "val_loss": val_loss, "val_accuracy": val_acc}
+    clock.lap("fit")
+    metrics = {**_scores(model, X_train, y_train), **_scores(model, X_val, y_val, "val_")}
     print(format_metrics(metrics, "final"), file=stream or sys.stdout, flush=True)
+    clock.lap("evaluate")
     save_model(model, model_dir, transformer_dir)
+    clock.lap("save")
     return TrainingResult(metrics=metrics, history=history, model=model)
 
 # %% ../../nbs/03_training.ipynb #8b784d26
@@ -291,16 +349,26 @@ def main(argv: list[str] | None = None, # command-line arguments, default `sys.a
         _write_failure(str(e))
         raise
 
+TIMINGS_PREFIX = "timings"  # the log line with the seconds of each phase of the job
+
 def _run(args: argparse.Namespace) -> dict:
     "Train with the job's hyperparameters and channels, tracked in MLflow when the job has workbook settings."
     hp = _job_hyperparameters(args)
+    seconds = {}
+    clock = _Clock(seconds)
+    import tensorflow  # imported first, so that the log shows what the import costs apart from training
+    clock.lap("import_tensorflow")
     from workbook.tracking import settings_from_env, tracking_run
     run_name = os.environ.get("TRAINING_JOB_NAME") or os.environ.get("SAGEMAKER_JOB_NAME")
     with tracking_run(settings_from_env(), run_name, params=asdict(hp)) as run:
-        result = train(args.train, args.validation, args.transformer, args.model_dir_path, hp,
-                       callbacks=[run.keras_callback()])
+        clock.lap("tracking_start")
+        result = train(args.train, args.validation, args.transformer, args.model_dir_path, hp, seconds=seconds)
+        clock.start = time.perf_counter()
+        run.log_history(result.history)  # every epoch's metrics in one write
         run.log_metrics({f"final_{k}": v for k, v in result.metrics.items()})
         run.log_artifacts(args.model_dir_path, "model")
+    clock.lap("tracking_log")
+    print(TIMINGS_PREFIX + " " + " ".join(f"{k}={v:.3f}" for k, v in seconds.items()), flush=True)
     return result.metrics
 
 # %% ../../nbs/03_training.ipynb #9086232e

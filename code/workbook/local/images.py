@@ -20,9 +20,9 @@ from typing import Callable
 from ..config import Settings, WorkbookError, file_lock, is_s3, s3_to_local, write_json_atomic
 
 # %% auto #0
-__all__ = ['IMAGE_ENVIRONMENTS', 'WORKBOOK_ENVIRONMENT', 'ImageEnvironment', 'images_table', 'parse_image_uri', 'image_overrides',
-           'image_environment', 'shipped_requirements', 'environment_path', 'build_environment', 'request_image',
-           'parameter_value', 'job_images', 'check_images']
+__all__ = ['IMAGE_ENVIRONMENTS', 'WORKBOOK_ENVIRONMENT', 'ImageEnvironment', 'images_table', 'named_environment',
+           'parse_image_uri', 'image_overrides', 'image_environment', 'shipped_requirements', 'environment_path',
+           'build_environment', 'request_image', 'parameter_value', 'job_images', 'check_images']
 
 # %% ../../../nbs/92_local_images.ipynb #5e39dcee
 @dataclass(frozen=True)
@@ -117,6 +117,14 @@ def images_table(environments: list[ImageEnvironment] = IMAGE_ENVIRONMENTS) -> s
         rows.append(f"| {e.name} | {e.repository}:{'/'.join(e.versions)} | {e.python} / {host} | {libs} |")
     return "\n".join(rows)
 
+# %% ../../../nbs/92_local_images.ipynb #60c0dec2
+def named_environment(name: str, # an environment's name, e.g. `tensorflow-training-2.18`
+                     ) -> ImageEnvironment:
+    "The entry of IMAGE_ENVIRONMENTS called `name`; WorkbookError if the table has none."
+    found = next((e for e in IMAGE_ENVIRONMENTS if e.name == name), None)
+    if found is None: raise WorkbookError(f"no image environment {name!r}; known: {', '.join(e.name for e in IMAGE_ENVIRONMENTS)}")
+    return found
+
 # %% ../../../nbs/92_local_images.ipynb #81482fe6
 _ECR = re.compile(r"^(?:(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/)?"
                   r"(?P<repository>[a-z0-9][a-z0-9._/-]*)(?::(?P<tag>[\w.-]+))?(?:@(?P<digest>[\w:]+))?$")
@@ -149,7 +157,7 @@ def image_environment(uri: str, # the image a job request names
     "The environment that runs jobs of image `uri` (None: the workbook's own, by explicit opt-in)."
     name = (overrides or {}).get(str(uri).strip())
     if name == WORKBOOK_ENVIRONMENT: return None
-    if name: return next(e for e in IMAGE_ENVIRONMENTS if e.name == name)
+    if name: return named_environment(name)
     repository, version = parse_image_uri(uri)
     for e in IMAGE_ENVIRONMENTS:
         if repository.endswith(e.repository) and version in e.versions: return e

@@ -1,0 +1,5 @@
+import sys
+
+from docs.build import main
+
+sys.exit(main())
