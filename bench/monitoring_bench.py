@@ -121,9 +121,11 @@ def main(argv=None) -> int:
               "passed": bool(agree and speedup >= TARGET_SPEEDUP and ours["peak_rss_mib"] < TARGET_RSS_GIB * 1024)}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"\n{'':28}{'wall s':>9}{'work s':>9}{'CPU s':>9}{'peak RSS MiB':>14}")
-    for name, r in (("pandas read_json+describe", baseline), ("ours run_data_quality", ours)):
-        print(f"{name:28}{r['seconds']:9.2f}{r['work_seconds']:9.2f}{r['cpu_seconds']:9.2f}{r['peak_rss_mib']:14.0f}")
+    from workbook.config import text_table
+    rows = [("", "wall s", "work s", "CPU s", "peak RSS MiB")]
+    rows += [(name, f"{r['seconds']:.2f}", f"{r['work_seconds']:.2f}", f"{r['cpu_seconds']:.2f}", f"{r['peak_rss_mib']:.0f}")
+             for name, r in (("pandas read_json+describe", baseline), ("ours run_data_quality", ours))]
+    print("\n" + text_table(rows, right=(1, 2, 3, 4)))
     print(f"\nspeedup {speedup:.1f}x wall ({result['work_speedup']:.1f}x work, {result['cpu_speedup']:.1f}x CPU; target >= {TARGET_SPEEDUP:.0f}x), "
           f"ours peak RSS {ours['peak_rss_mib'] / 1024:.2f} GiB (target < {TARGET_RSS_GIB} GiB), means agree: {agree}")
     print(f"{'PASS' if result['passed'] else 'FAIL'}; results: {RESULTS}")

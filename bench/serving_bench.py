@@ -208,20 +208,21 @@ def _model_dir(folder: Path) -> Path:
 
 
 def _table(results: dict) -> str:
-    rows = [f"{'rows':>4} {'server':<9} {'p50 ms':>8} {'p99 ms':>8} {'seq req/s':>10} {'c8 req/s':>10} {'c8 rows/s':>10} "
-            f"{'vs floor':>9} {'vs baseline':>12}"]
+    from workbook.config import text_table
+    rows = [("rows", "server", "p50 ms", "p99 ms", "seq req/s", "c8 req/s", "c8 rows/s", "vs floor", "vs baseline")]
+    notes = []
     for size, r in results["sizes"].items():
         floor, base = r["floor"], r["baseline"]
         for name in ("baseline", "floor", "ours"):
             m = r[name]
-            rows.append(f"{size:>4} {name:<9} {m['p50_ms']:>8.3f} {m['p99_ms']:>8.3f} {m['sequential_rps']:>10.0f} "
-                        f"{m['throughput_rps']:>10.0f} {m['rows_per_s']:>10.0f} {m['throughput_rps'] / floor['throughput_rps']:>8.0%} "
-                        f"{m['rows_per_s'] / base['rows_per_s']:>11.1f}x")
+            rows.append((size, name, f"{m['p50_ms']:.3f}", f"{m['p99_ms']:.3f}", f"{m['sequential_rps']:.0f}",
+                         f"{m['throughput_rps']:.0f}", f"{m['rows_per_s']:.0f}", f"{m['throughput_rps'] / floor['throughput_rps']:.0%}",
+                         f"{m['rows_per_s'] / base['rows_per_s']:.1f}x"))
         shares = [o / f for o, f in zip(r["ours"]["throughput_rps_per_round"], r["floor"]["throughput_rps_per_round"])]
-        rows.append(f"{size:>4} ours vs floor at c8, per round: " + " ".join(f"{x:.0%}" for x in shares))
-    rows.append("targets: " + "; ".join(f"{k} {'OK' if v['met'] else 'MISSED'} ({v['value']:.3g} vs {v['target']})"
-                                        for k, v in results["targets"].items()))
-    return "\n".join(rows)
+        notes.append(f"{size} rows, ours vs floor at c8, per round: " + " ".join(f"{x:.0%}" for x in shares))
+    notes.append("targets: " + "; ".join(f"{k} {'OK' if v['met'] else 'MISSED'} ({v['value']:.3g} vs {v['target']})"
+                                         for k, v in results["targets"].items()))
+    return "\n".join([text_table(rows, right=(0, 2, 3, 4, 5, 6, 7, 8)), *notes])
 
 
 def _targets(sizes: dict) -> dict:

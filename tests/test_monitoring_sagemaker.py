@@ -65,10 +65,8 @@ def registered_drift_baselines(tmp_path_factory):
     "DriftCheckBaselines of the pipeline's RegisterModel step, its baseline-step reference resolved to BASELINE_OUTPUT."
     from workbook import pipeline
     base = tmp_path_factory.mktemp("definition")
-    code = code_snapshot(base)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
-        definition = json.loads(pipeline.definition_json(load_settings({}, store=base / "store"), code_dir=code))
+    settings = load_settings({}, store=base / "store")
+    definition = json.loads(pipeline.definition_json(settings, code_dir=code_snapshot(base)))
     (register,) = [s for s, _, _ in pipeline.flatten_steps(definition) if s["Name"] == "Register-RegisterModel"]
     baseline_ref = {"Get": "Steps.BaselineData.ProcessingOutputConfig.Outputs['baseline'].S3Output.S3Uri"}
 

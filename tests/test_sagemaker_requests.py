@@ -141,7 +141,7 @@ def _summary(version: int) -> dict:
 def test_register_model_version_requests(sm, settings, monkeypatch):
     import workbook.registry as registry
     from workbook.config import TENSORFLOW_VERSION
-    monkeypatch.setattr(registry, "_s3_client", lambda settings, service="s3": sm.client)
+    monkeypatch.setattr(registry, "_aws_client", lambda settings, service="s3": sm.client)
     group_arn = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package-group/{GROUP}"
     sm.fail("describe_model_package_group")
     sm.answer("create_model_package_group", {"ModelPackageGroupArn": group_arn})
@@ -160,7 +160,7 @@ def test_register_model_version_requests(sm, settings, monkeypatch):
 
 def test_list_and_approve_requests(sm, settings, monkeypatch):
     import workbook.registry as registry
-    monkeypatch.setattr(registry, "_s3_client", lambda settings, service="s3": sm.client)
+    monkeypatch.setattr(registry, "_aws_client", lambda settings, service="s3": sm.client)
     monkeypatch.setattr(registry, "_accuracy_or_none", lambda settings, uri: None)
     sm.answer("list_model_packages", {"ModelPackageSummaryList": [_summary(1), _summary(2)]})
     sm.answer("describe_model_package", _described(1))

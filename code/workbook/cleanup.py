@@ -179,10 +179,6 @@ def local_cleanup(settings: Settings, # the store
     return lines
 
 # %% ../../nbs/11_cleanup.ipynb #690c64e2
-def _sagemaker_client(settings: Settings):
-    import boto3
-    return boto3.client("sagemaker", region_name=settings.region)
-
 def cleanup(settings: Settings, # target, names, region, store
             assume_yes: bool = False, # `--yes`: do not ask
             client=None, # a boto3 SageMaker client (default: one for the settings' region)
@@ -192,6 +188,7 @@ def cleanup(settings: Settings, # target, names, region, store
     "List what the course created on the settings' target, ask, delete; print one line each. Exit code: 1 if anything failed."
     if settings.target == "local": lines = local_cleanup(settings, assume_yes, stdin)  # printed as they happen
     else:
+        from workbook.deployment import _sagemaker_client
         client = client or _sagemaker_client(settings)
         found, errors = course_resources(settings, client)
         if found:

@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import re
 import sys
+import threading
+from collections import deque
 from dataclasses import dataclass, field, fields, replace
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -18,7 +22,8 @@ from urllib.parse import urlparse
 __all__ = ['TARGET', 'NUMERIC_FEATURES', 'CATEGORICAL_FEATURES', 'FEATURES', 'COLUMNS', 'SPECIES', 'ISLANDS', 'SEXES', 'ROOT',
            'DATA_FILE', 'IMAGES_DIR', 'TARGETS', 'TENSORFLOW_VERSION', 'SKLEARN_VERSION', 'SDK_V2_REASON',
            'WorkbookError', 'ConfigError', 'exit_on_error', 'sdk_v2_notice', 'Settings', 'load_settings', 's3_to_local',
-           'local_to_s3', 'is_s3', 'process_alive', 'file_lock', 'on_sagemaker']
+           'local_to_s3', 'is_s3', 'process_alive', 'file_lock', 'on_sagemaker', 'write_atomic', 'write_json_atomic',
+           'utc_now', 'utc_iso', 'text_table', 'tail_lines']
 
 # %% ../../nbs/00_config.ipynb #d35d53e2
 TARGET = "species"
@@ -221,3 +226,63 @@ def on_sagemaker(what: str, # what the cell does on SageMaker, e.g. "create the 
     if settings.target == "sagemaker": return True
     print(f"On SageMaker this cell would {what}; the local target skips it (WORKBOOK_TARGET=sagemaker runs it).")
     return False
+
+# %% ../../nbs/00_config.ipynb #25b3a3bb
+def write_atomic(path: Path, # the file to replace (its folder is created)
+                 data: bytes, # the new content
+                ) -> Path:
+    "Replace `path` with `data` so that readers see the old file or the new one, never half of one."
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists(): tmp.unlink()
+    return path
+
+def write_json_atomic(path: Path, # the file to replace (its folder is created)
+                      data, # what `json.dumps` takes; other objects are written as their `str`
+                     ) -> Path:
+    "Write `data` as indented JSON to `path`, atomically (`write_atomic`)."
+    return write_atomic(path, (json.dumps(data, indent=2, default=str) + "\n").encode())
+
+# %% ../../nbs/00_config.ipynb #66e51651
+def utc_now() -> datetime:
+    "The current time, timezone-aware in UTC: the workbook's one clock."
+    return datetime.now(timezone.utc)
+
+def utc_iso(t: datetime | None = None, # a timezone-aware time (default: now)
+           ) -> str:
+    "`t` in ISO 8601 in UTC with milliseconds, e.g. `2024-05-01T13:00:00.123+00:00`."
+    return (t or utc_now()).astimezone(timezone.utc).isoformat(timespec="milliseconds")
+
+# %% ../../nbs/00_config.ipynb #060d7563
+def text_table(rows: list, # rows of cells, the header first (cells are shown with `str`)
+               right: tuple = (), # indexes of the columns aligned right (numbers)
+               rule: bool = False, # a line of dashes under the header
+               width: int | None = None, # cut the last column with "..." so that lines fit in `width` characters
+              ) -> str:
+    "Rows as a plain-text table: columns as wide as their widest cell, two spaces apart, no trailing spaces."
+    rows = [[str(c) for c in r] for r in rows]
+    if width is not None:
+        fixed = sum(max(len(r[i]) for r in rows) + 2 for i in range(len(rows[0]) - 1))
+        room = max(20, width - fixed)
+        rows = [r[:-1] + [r[-1] if len(r[-1]) <= room else r[-1][:room - 3] + "..."] for r in rows]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    if rule: rows.insert(1, ["-" * w for w in widths])
+    line = lambda r: "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+    return "\n".join(line(r).rstrip() for r in rows)
+
+# %% ../../nbs/00_config.ipynb #25725419
+def tail_lines(path: Path, # a text file (a log)
+               lines: int = 5, # how many lines to keep
+              ) -> str:
+    "The last `lines` lines of the text file `path` (empty if it cannot be read)."
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f: return "".join(deque(f, lines)).strip()
+    except OSError: return ""

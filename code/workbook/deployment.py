@@ -23,7 +23,8 @@ import time
 import warnings
 from pathlib import Path
 
-from .config import ROOT, Settings, WorkbookError, exit_on_error, is_s3, load_settings, process_alive, s3_to_local
+from .config import (ROOT, Settings, WorkbookError, exit_on_error, is_s3, load_settings, process_alive, s3_to_local,
+                             tail_lines, utc_iso, write_json_atomic)
 from .handler import CSV_TYPE
 from .serving import CaptureConfig, capture_destination
 
@@ -98,11 +99,6 @@ def _port_free(host: str, port: int) -> bool:
         try: s.bind((host, port)); return True
         except OSError: return False
 
-# %% ../../nbs/06a_deployment.ipynb #013de75b
-def _tail(path: Path, lines: int = 20) -> str:
-    try: return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
-    except OSError: return ""
-
 # %% ../../nbs/06a_deployment.ipynb #d1c9cea9
 def pickled_sklearn_version(model_dir: Path) -> str | None:
     "The scikit-learn version that pickled the model directory's transformer, None when it is this environment's."
@@ -135,7 +131,7 @@ def _wait_in_service(record: dict, proc: subprocess.Popen, timeout: float) -> No
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise WorkbookError(f"endpoint {record['name']} exited with code {proc.returncode}; its log ends with:\n{_tail(record['log_file'])}")
+            raise WorkbookError(f"endpoint {record['name']} exited with code {proc.returncode}; its log ends with:\n{tail_lines(record['log_file'])}")
         status, body = _ping(record["host"], record["port"])
         if status == 200: return
         if status == 503 and "failed to load" in body:
@@ -174,8 +170,8 @@ def deploy(settings: Settings, # target, store, registry group, endpoint name, h
               "url": f"http://{settings.host}:{settings.port}", "model_version": row["version"],
               "model_data_url": row["model_data_url"], "model_dir": str(model_dir), "log_file": str(log_file),
               "capture_destination": capture.destination, "capture_dir": str(capture.local_dir(settings)),
-              "sampling_percentage": sampling_percentage, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    _record_path(settings, name).write_text(json.dumps(record, indent=2))
+              "sampling_percentage": sampling_percentage, "created": utc_iso()}
+    write_json_atomic(_record_path(settings, name), record)
     _wait_in_service(record, proc, timeout)
     return {**record, "status": "InService"}
 
@@ -231,7 +227,7 @@ def endpoint_logs(settings: Settings, # store and default endpoint name
     name = name or settings.endpoint_name
     record = _read_record(settings, name)
     if record is None: raise WorkbookError(f"no local endpoint named {name!r}")
-    return _tail(Path(record["log_file"]), lines)
+    return tail_lines(Path(record["log_file"]), lines)
 
 # %% ../../nbs/06a_deployment.ipynb #4b1ec5e5
 def _transform_output(settings: Settings, input_name: str, output: str | Path) -> Path:

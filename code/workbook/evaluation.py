@@ -55,7 +55,7 @@ def _f_beta(precision: np.ndarray, recall: np.ndarray, beta: float) -> np.ndarra
     return _ratio((1 + b2) * precision * recall, b2 * precision + recall)
 
 # %% ../../nbs/04_evaluation.ipynb #88525bf4
-def _scores(counts: np.ndarray) -> dict:
+def _confusion_scores(counts: np.ndarray) -> dict:
     "Accuracy, weighted scores and per-class arrays of one confusion matrix."
     tp, true_n, pred_n = np.diag(counts), counts.sum(axis=1), counts.sum(axis=0)
     precision, recall = _ratio(tp, pred_n), _ratio(tp, true_n)
@@ -74,10 +74,10 @@ def multiclass_metrics(
 ) -> dict:
     "Accuracy, weighted precision/recall/F-scores (also of the best constant classifier), per-class scores, confusion matrix."
     counts = confusion_counts(y_true, y_pred, len(classes))
-    model = _scores(counts)
+    model = _confusion_scores(counts)
     majority = int(np.argmax(counts.sum(axis=1)))
     constant = np.zeros_like(counts); constant[:, majority] = counts.sum(axis=1)
-    best_constant = _scores(constant)
+    best_constant = _confusion_scores(constant)
     metrics = {k: model[k] for k in ("accuracy", *WEIGHTED_METRICS)}
     metrics |= {f"{k}_best_constant_classifier": best_constant[k] for k in ("accuracy", *WEIGHTED_METRICS)}
     metrics["per_class"] = {c: {k: float(v[i]) for k, v in model["per_class"].items()} | {"support": int(model["support"][i])}

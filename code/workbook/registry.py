@@ -18,7 +18,7 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .config import TENSORFLOW_VERSION, Settings, WorkbookError, is_s3, load_settings, local_to_s3, s3_to_local
+from .config import TENSORFLOW_VERSION, Settings, WorkbookError, is_s3, load_settings, local_to_s3, s3_to_local, text_table, utc_now
 from .evaluation import EVALUATION_FILE, METRICS_SECTION, report_metric
 
 # %% ../../nbs/05_registry.ipynb #7558f386
@@ -87,7 +87,7 @@ def _request_metrics_uri(request: dict) -> str | None:
     return ((request.get("ModelMetrics") or {}).get("ModelQuality") or {}).get("Statistics", {}).get("S3Uri")
 
 # %% ../../nbs/05_registry.ipynb #ffe9ce58
-def _s3_client(settings: Settings, service: str = "s3"):
+def _aws_client(settings: Settings, service: str = "s3"):
     "A boto3 client for `service` in the settings' region."
     import boto3
     return boto3.client(service, region_name=settings.region)
@@ -97,7 +97,7 @@ def _read_s3_json(settings: Settings, uri: str) -> dict:
     try:
         if settings.target == "local": return json.loads(s3_to_local(uri, settings).read_text())
         bucket, _, key = uri.removeprefix("s3://").partition("/")
-        return json.loads(_s3_client(settings).get_object(Bucket=bucket, Key=key)["Body"].read())
+        return json.loads(_aws_client(settings).get_object(Bucket=bucket, Key=key)["Body"].read())
     except WorkbookError: raise
     except Exception as e: raise WorkbookError(f"cannot read the evaluation report {uri}: {str(e).splitlines()[0]}") from None
 
@@ -108,7 +108,7 @@ def _write_s3_json(settings: Settings, uri: str, doc: dict) -> str:
         path = s3_to_local(uri, settings); path.parent.mkdir(parents=True, exist_ok=True); path.write_text(body)
     else:
         bucket, _, key = uri.removeprefix("s3://").partition("/")
-        _s3_client(settings).put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType="application/json")
+        _aws_client(settings).put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType="application/json")
     return uri
 
 # %% ../../nbs/05_registry.ipynb #6bb85cbe
@@ -120,7 +120,7 @@ def _report_uri(settings: Settings, group: str, report: dict | str | Path) -> st
         if not path.is_file(): raise WorkbookError(f"evaluation report not found: {path}")
         report = json.loads(path.read_text())
     report_metric(report)  # fail early on a file that is not an evaluation report
-    uri = f"s3://{settings.bucket}/registry/{group}/{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:8]}/{EVALUATION_FILE}"
+    uri = f"s3://{settings.bucket}/registry/{group}/{utc_now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:8]}/{EVALUATION_FILE}"
     return _write_s3_json(settings, uri, report)
 
 # %% ../../nbs/05_registry.ipynb #de44808d
@@ -157,13 +157,9 @@ def _mlflow_client(settings: Settings):
         client.search_registered_models(max_results=1)  # creates the database tables on first use
     return client
 
-def _utc(ms: int | None) -> datetime | None:
+def _from_mlflow_ms(ms: int | None) -> datetime | None:
     "A UTC datetime from MLflow's milliseconds since the epoch."
     return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
-
-def _now_ms() -> int:
-    "Milliseconds since the epoch, as MLflow counts time."
-    return int(datetime.now(timezone.utc).timestamp() * 1000)
 
 # %% ../../nbs/05_registry.ipynb #a109a633
 class _MlflowRegistry:
@@ -210,7 +206,7 @@ class _MlflowRegistry:
                 "ModelPackageArn": t.get(TAG["arn"]) or model_package_arn(self.settings, group, mv.version),
                 "ModelPackageDescription": mv.description or "", "ModelPackageStatus": "Completed",
                 "ModelApprovalStatus": t.get(TAG["status"], PENDING), "ApprovalDescription": t.get(TAG["comment"], ""),
-                "CreationTime": _utc(mv.creation_timestamp), "LastModifiedTime": _utc(int(t.get(TAG["modified"]) or mv.last_updated_timestamp)),
+                "CreationTime": _from_mlflow_ms(mv.creation_timestamp), "LastModifiedTime": _from_mlflow_ms(int(t.get(TAG["modified"]) or mv.last_updated_timestamp)),
                 "InferenceSpecification": json.loads(t.get(TAG["inference"], "{}")), "ModelMetrics": json.loads(t.get(TAG["metrics"], "{}")),
                 "DriftCheckBaselines": json.loads(t.get(TAG["drift_check_baselines"], "{}")),
                 "CustomerMetadataProperties": {k.removeprefix("metadata."): v for k, v in t.items() if k.startswith("metadata.")},
@@ -218,13 +214,13 @@ class _MlflowRegistry:
 
     def list(self, group: str) -> list[dict]:
         versions = self.client.search_model_versions(f"name = '{group}'")
-        return sorted((_summary_from_tags(int(v.version), v.tags, _utc(v.creation_timestamp)) for v in versions), key=lambda v: v["version"])
+        return sorted((_summary_from_tags(int(v.version), v.tags, _from_mlflow_ms(v.creation_timestamp)) for v in versions), key=lambda v: v["version"])
 
     def set_status(self, group: str, version: int, status: str, comment: str) -> dict:
         mv = self._version(group, version)
         check_transition(int(mv.version), mv.tags.get(TAG["status"], PENDING), status)
         self.client.set_model_version_tag(group, mv.version, TAG["comment"], comment)
-        self.client.set_model_version_tag(group, mv.version, TAG["modified"], str(_now_ms()))
+        self.client.set_model_version_tag(group, mv.version, TAG["modified"], str(int(utc_now().timestamp() * 1000)))
         self.client.set_model_version_tag(group, mv.version, TAG["status"], status)
         return self.describe(group, version)
 
@@ -251,7 +247,7 @@ def _summary_from_tags(version: int, tags: dict, created: datetime | None) -> di
 # %% ../../nbs/05_registry.ipynb #ed0c83b2
 class _SageMakerRegistry:
     "Model package groups and versions in the SageMaker Model Registry."
-    def __init__(self, settings: Settings): self.settings, self.client = settings, _s3_client(settings, "sagemaker")
+    def __init__(self, settings: Settings): self.settings, self.client = settings, _aws_client(settings, "sagemaker")
 
     def ensure_group(self, group: str) -> dict:
         from botocore.exceptions import ClientError
@@ -314,7 +310,7 @@ def _describe_sagemaker(response: dict) -> dict:
     return d
 
 # %% ../../nbs/05_registry.ipynb #b994f9c6
-def _registry(settings: Settings):
+def _target_registry(settings: Settings):
     "The registry of the settings' target."
     return _MlflowRegistry(settings) if settings.target == "local" else _SageMakerRegistry(settings)
 
@@ -342,7 +338,7 @@ def ensure_model_package_group(
     name: str | None = None, # group name, default `settings.model_package_group`
 ) -> dict:
     "Create the model package group unless it exists: {ModelPackageGroupName, ModelPackageGroupArn, Created}."
-    return _registry(settings).ensure_group(name or settings.model_package_group)
+    return _target_registry(settings).ensure_group(name or settings.model_package_group)
 
 # %% ../../nbs/05_registry.ipynb #390cc678
 @_aws_errors_as_workbook_errors
@@ -355,7 +351,7 @@ def register_model_package(
     if not request.get("ModelPackageGroupName"): raise WorkbookError("the model package request has no ModelPackageGroupName")
     status = request.get("ModelApprovalStatus") or PENDING
     if status not in APPROVAL_STATUSES: raise WorkbookError(f"ModelApprovalStatus must be one of {', '.join(APPROVAL_STATUSES)}, not {status!r}")
-    return _registry(settings).create({**request, "ModelApprovalStatus": status})
+    return _target_registry(settings).create({**request, "ModelApprovalStatus": status})
 
 # %% ../../nbs/05_registry.ipynb #c3ce0f25
 @_aws_errors_as_workbook_errors
@@ -387,7 +383,7 @@ def get_model_version(
     group: str | None = None, # group name, default `settings.model_package_group`
 ) -> dict:
     "One model version, as DescribeModelPackage returns it."
-    return _registry(settings).describe(group or settings.model_package_group, _version_number(version))
+    return _target_registry(settings).describe(group or settings.model_package_group, _version_number(version))
 
 # %% ../../nbs/05_registry.ipynb #c12b745b
 @_aws_errors_as_workbook_errors
@@ -396,7 +392,7 @@ def list_model_versions(
     group: str | None = None, # group name, default `settings.model_package_group`
 ) -> list[dict]:
     "All versions of the group, oldest first: version, status, accuracy, created (UTC), model_data_url, comment, arn."
-    return _registry(settings).list(group or settings.model_package_group)
+    return _target_registry(settings).list(group or settings.model_package_group)
 
 # %% ../../nbs/05_registry.ipynb #eee7eb35
 @_aws_errors_as_workbook_errors
@@ -409,7 +405,7 @@ def update_approval(
 ) -> dict:
     "Approve or reject a version (only allowed transitions; anything else raises WorkbookError and changes nothing)."
     if status not in (APPROVED, REJECTED): raise WorkbookError(f"status must be {APPROVED} or {REJECTED}, not {status!r}")
-    return _registry(settings).set_status(group or settings.model_package_group, _version_number(version), status, comment)
+    return _target_registry(settings).set_status(group or settings.model_package_group, _version_number(version), status, comment)
 
 # %% ../../nbs/05_registry.ipynb #0bd23b44
 def latest_approved(
@@ -425,13 +421,12 @@ def format_versions(
     versions: list[dict], # rows from `list_model_versions`
 ) -> str:
     "The versions as a text table, newest first."
-    header = f"{'version':>7}  {'status':<21}  {'accuracy':>8}  {'created (UTC)':<19}  {'comment':<24}  model data"
-    lines = [header]
+    rows = [("version", "status", "accuracy", "created (UTC)", "comment", "model data")]
     for v in sorted(versions, key=lambda v: v["version"], reverse=True):
         accuracy = f"{v['accuracy']:.4f}" if v["accuracy"] is not None else "-"
         created = f"{v['created']:%Y-%m-%d %H:%M:%S}" if v["created"] else "-"
-        lines.append(f"{v['version']:>7}  {v['status']:<21}  {accuracy:>8}  {created:<19}  {v['comment'] or '-':<24}  {v['model_data_url']}")
-    return "\n".join(lines)
+        rows.append((v["version"], v["status"], accuracy, created, v["comment"] or "-", v["model_data_url"]))
+    return text_table(rows, right=(0, 2))
 
 # %% ../../nbs/05_registry.ipynb #b2c842bb
 def _where(settings: Settings) -> str:

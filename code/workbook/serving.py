@@ -336,7 +336,7 @@ def serve(model_dir: str | Path, # model directory (the contents of model.tar.gz
                 lifespan="on", timeout_graceful_shutdown=10)
 
 # %% ../../nbs/06_serving.ipynb #836f7473
-def _parser() -> argparse.ArgumentParser:
+def _server_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m workbook.serving", description="Serve a model directory as a SageMaker-compatible endpoint.")
     p.add_argument("--model-dir", default=os.environ.get("SM_MODEL_DIR", "/opt/ml/model"), help="model directory (default /opt/ml/model)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -354,7 +354,7 @@ def _parser() -> argparse.ArgumentParser:
 @exit_on_error
 def main(argv: list[str] | None = None) -> None:
     "Command-line entry point of the endpoint."
-    args = _parser().parse_args(argv)
+    args = _server_parser().parse_args(argv)
     model_dir = Path(args.model_dir)
     if not model_dir.is_dir(): raise WorkbookError(f"model directory {model_dir} does not exist")
     capture = (CaptureConfig(args.capture_destination, args.sampling_percentage, tuple(args.capture_options))

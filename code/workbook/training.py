@@ -312,7 +312,7 @@ def train(train_dir: str | Path, # channel `train`
     return TrainingResult(metrics=metrics, history=history, model=model)
 
 # %% ../../nbs/03_training.ipynb #8b784d26
-def _parser() -> argparse.ArgumentParser:
+def _job_parser() -> argparse.ArgumentParser:
     "Command-line options of the training entry point."
     env = os.environ
     p = argparse.ArgumentParser(description="Train the penguins classifier (SageMaker training job entry point).",
@@ -343,7 +343,7 @@ def main(argv: list[str] | None = None, # command-line arguments, default `sys.a
         ) -> dict:
     "Training job entry point: SageMaker channels and hyperparameters in, model folder out."
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    args, _ = _parser().parse_known_args(argv)
+    args, _ = _job_parser().parse_known_args(argv)
     try: return _run(args)
     except WorkbookError as e:
         _write_failure(str(e))

@@ -12,11 +12,10 @@ import threading
 import zlib
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from .config import WorkbookError, load_settings
+from .config import WorkbookError, load_settings, utc_iso
 from .training import METRIC_DEFINITIONS
 
 # %% auto #0
@@ -79,7 +78,7 @@ TUNING_SPEC = TuningSpec(ranges=(
 ))
 
 # %% ../../nbs/03a_tuning.ipynb #624f64b1
-def _number(value: float, kind: str) -> str:
+def _range_bound(value: float, kind: str) -> str:
     "A range bound as SageMaker writes it."
     return str(int(value)) if kind == "Integer" else str(float(value))
 
@@ -93,8 +92,8 @@ def parameter_ranges(spec: TuningSpec = TUNING_SPEC, # the tuning specification
             values = [json.dumps(str(v)) if framework else str(v) for v in r.values]
             out["CategoricalParameterRanges"].append({"Name": r.name, "Values": values})
         else:
-            out[f"{r.kind}ParameterRanges"].append({"Name": r.name, "MinValue": _number(r.min_value, r.kind),
-                                                   "MaxValue": _number(r.max_value, r.kind), "ScalingType": r.scaling})
+            out[f"{r.kind}ParameterRanges"].append({"Name": r.name, "MinValue": _range_bound(r.min_value, r.kind),
+                                                   "MaxValue": _range_bound(r.max_value, r.kind), "ScalingType": r.scaling})
     return out
 
 # %% ../../nbs/03a_tuning.ipynb #856a51ad
@@ -235,10 +234,6 @@ def _run_trial(run_training_job: Callable[[dict], dict], request: dict) -> dict:
     except Exception as e: return {"TrainingJobName": request["TrainingJobName"], "TrainingJobStatus": "Failed",
                                    "FailureReason": f"{type(e).__name__}: {e}"[:1024]}
 
-def _now() -> str:
-    "Current UTC time in ISO 8601."
-    return datetime.now(timezone.utc).isoformat()
-
 # %% ../../nbs/03a_tuning.ipynb #0ebe6ee0
 def _search(config: dict, seed: int):
     "The search strategy of a tuning job configuration."
@@ -281,13 +276,13 @@ def run_tuning_job(request: dict, # a CreateHyperParameterTuningJob request
     limits = config.get("ResourceLimits") or {}
     max_jobs, parallel = int(limits.get("MaxNumberOfTrainingJobs", 1)), max(1, int(limits.get("MaxParallelTrainingJobs", 1)))
     seed = int(config["RandomSeed"]) if config.get("RandomSeed") is not None else zlib.crc32(name.encode())
-    search, maximize, created = _search(config, seed), objective.get("Type", "Maximize") == "Maximize", _now()
+    search, maximize, created = _search(config, seed), objective.get("Type", "Maximize") == "Maximize", utc_iso()
     records, running = [], {}
     with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix=name) as pool:
         while len(records) < max_jobs or running:
             while len(records) < max_jobs and len(running) < parallel:
                 token, tuned = search.ask()
-                record = {"index": len(records), "name": f"{name}-{len(records) + 1:03d}", "tuned": tuned, "created": _now()}
+                record = {"index": len(records), "name": f"{name}-{len(records) + 1:03d}", "tuned": tuned, "created": utc_iso()}
                 job = training_job_request(definition, record["name"], tuned, objective["MetricName"])
                 records.append(record)
                 running[pool.submit(_run_trial, run_training_job, job)] = (token, record)
@@ -295,14 +290,14 @@ def run_tuning_job(request: dict, # a CreateHyperParameterTuningJob request
             for future in sorted(done, key=lambda f: running[f][1]["index"]):
                 token, record = running.pop(future)
                 describe = future.result()
-                record.update(describe=describe, status=describe.get("TrainingJobStatus", "Failed"), ended=_now(),
+                record.update(describe=describe, status=describe.get("TrainingJobStatus", "Failed"), ended=utc_iso(),
                               objective=_objective(describe, objective["MetricName"]))
                 search.tell(token, record["objective"])
     summaries = [_summary(r, name, objective) for r in _ranked(records, maximize)]
     succeeded = [s for s in summaries if s["ObjectiveStatus"] == "Succeeded"]
     response = {"HyperParameterTuningJobName": name, "HyperParameterTuningJobConfig": config,
                 "TrainingJobDefinition": definition, "HyperParameterTuningJobStatus": "Completed" if succeeded else "Failed",
-                "CreationTime": created, "HyperParameterTuningEndTime": _now(), "LastModifiedTime": _now(),
+                "CreationTime": created, "HyperParameterTuningEndTime": utc_iso(), "LastModifiedTime": utc_iso(),
                 "TrainingJobStatusCounters": {
                     "Completed": sum(s["TrainingJobStatus"] == "Completed" for s in summaries), "InProgress": 0,
                     "RetryableError": 0, "NonRetryableError": sum(s["TrainingJobStatus"] == "Failed" for s in summaries),
@@ -322,10 +317,10 @@ def trials_table(result: dict, # response of `run_tuning_job` (or of SageMaker, 
     for s in result["TrainingJobSummaries"]:
         metric = s.get("FinalHyperParameterTuningJobObjectiveMetric") or {}
         rows.append({"job": s["TrainingJobName"], "status": s["TrainingJobStatus"], "objective": metric.get("Value"),
-                     **{k: _decoded(v) for k, v in s["TunedHyperParameters"].items()}})
+                     **{k: _hyperparameter_value(v) for k, v in s["TunedHyperParameters"].items()}})
     return pd.DataFrame(rows)
 
-def _decoded(value: str):
+def _hyperparameter_value(value: str):
     "A hyperparameter string as a number or text."
     try: value = json.loads(value)
     except ValueError: return value

@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 from xml.sax.saxutils import escape
 
-from ..config import Settings, WorkbookError
+from ..config import Settings, WorkbookError, write_atomic
 
 # %% auto #0
 __all__ = ['bucket_name_problem', 'key_problem', 'StoreSync', 'job_aws_environment', 'LocalAWS', 'local_aws']
@@ -166,9 +166,7 @@ class StoreSync:
                 seen[name] = (0, 0, k.etag)
                 continue
             path.parent.mkdir(parents=True, exist_ok=True)
-            part = path.with_name(f".{path.name}.{os.getpid()}.part")
-            part.write_bytes(k.value)
-            os.replace(part, path)
+            write_atomic(path, k.value)
             st = path.stat()
             seen[name] = (st.st_size, st.st_mtime_ns, k.etag)
 

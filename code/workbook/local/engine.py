@@ -22,22 +22,22 @@ import uuid
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable
 
-from ..config import Settings, WorkbookError, process_alive, s3_to_local
+from ..config import Settings, WorkbookError, process_alive, s3_to_local, text_table, utc_iso, utc_now, write_json_atomic
 from .algorithms import algorithm_problem
 from .images import (build_environment, check_images, image_environment, image_overrides, parameter_value,
-                                   shipped_requirements)
-from .jobs import run_processing_job, run_training_job, sagemaker_arn, stop_all_jobs, utc_now
+                                   request_image, shipped_requirements)
+from .jobs import run_processing_job, run_training_job, sagemaker_arn, stop_all_jobs
 
 # %% auto #0
 __all__ = ['SUPPORTED_STEP_TYPES', 'RETRY_TYPES', 'DEFINITION_VERSIONS', 'FUNCTIONS', 'PlannedStep', 'referenced_steps',
            'plan_steps', 'resolve_parameters', 'Scope', 'lookup', 'resolve', 'evaluate_condition', 'parse_duration',
-           'cache_key', 'write_json_atomic', 'executions_dir', 'list_executions', 'describe_execution',
-           'format_execution_table', 'format_executions_list', 'job_name', 'StepResult', 'InternalError', 'retry_delay',
-           'definition_problems', 'store_run_lock', 'run_definition']
+           'cache_key', 'executions_dir', 'list_executions', 'describe_execution', 'format_execution_table',
+           'format_executions_list', 'job_name', 'StepResult', 'InternalError', 'retry_delay', 'definition_problems',
+           'store_run_lock', 'run_definition']
 
 # %% ../../../nbs/91_local_engine.ipynb #b2c7fde4
 SUPPORTED_STEP_TYPES = ("Processing", "Training", "Tuning", "RegisterModel", "Condition", "Fail")
@@ -215,7 +215,7 @@ def _get(ref: str, scope: Scope):
         if rest not in scope.parameters: raise WorkbookError(f"{{'Get': {ref!r}}}: the pipeline has no parameter {rest!r}")
         return scope.parameters[rest]
     if root == "Execution":
-        if rest == "CurrentDateTime": return utc_now()
+        if rest == "CurrentDateTime": return utc_iso()
         if rest not in scope.execution: raise WorkbookError(f"{{'Get': {ref!r}}}: unknown execution variable {rest!r}")
         return scope.execution[rest]
     if root == "Steps":
@@ -293,17 +293,6 @@ def cache_key(step_type: str,  # Processing, Training or Tuning
         subset["TrainingJobDefinition"] = {k: tjd.get(k) for k in _TUNING_DEFINITION_ATTRIBUTES}
     return hashlib.sha256(json.dumps([step_type, subset], sort_keys=True, default=str).encode()).hexdigest()
 
-# %% ../../../nbs/91_local_engine.ipynb #271835b9
-def write_json_atomic(path: Path, data):
-    "Write `data` as JSON to `path` so that readers see the old file or the new one, never half of one."
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, default=str)
-        f.flush(); os.fsync(f.fileno())
-    os.replace(tmp, path)
-
 # %% ../../../nbs/91_local_engine.ipynb #d080db06
 def executions_dir(settings: Settings) -> Path:
     "The folder of all execution records."
@@ -367,8 +356,7 @@ def format_execution_table(record: dict, details: bool = False) -> str:
         rows.append(row)
         if details and st.get("FailureReason"): notes.append(f"{st['StepName']} failed: {st['FailureReason']}")
         if details: notes += [f"{st['StepName']} log: {log}" for log in st.get("Logs", [])]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows: lines.append("  ".join(c.rjust(w) if i == 3 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip())
+    lines.append(text_table(rows, right=(3,)))
     lines += notes
     if record.get("FailureReason"): lines.append(f"Failure: {record['FailureReason']}")
     return "\n".join(lines)
@@ -383,8 +371,7 @@ def format_executions_list(records: list[dict]) -> str:
         rows.append((r["PipelineExecutionId"], r["PipelineName"], r["PipelineExecutionStatus"], (r.get("StartTime") or "")[:19].replace("T", " "),
                      _duration(_seconds(r.get("StartTime"), r.get("EndTime"))), f"{done}/{len(steps)} succeeded"))
     if len(rows) == 1: return "no executions yet"
-    widths = [max(len(r[i]) for r in rows) for i in range(6)]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+    return text_table(rows)
 
 # %% ../../../nbs/91_local_engine.ipynb #d5e2dcda
 def job_name(step_name: str, execution_id: str,
@@ -439,7 +426,7 @@ class _Execution:
     def save(self):
         "Write the execution record."
         with self.lock:
-            self.record["LastModifiedTime"] = utc_now()
+            self.record["LastModifiedTime"] = utc_iso()
             write_json_atomic(self.dir / "execution.json", {k: v for k, v in self.record.items() if k != "ExecutionDir"})
 
 # %% ../../../nbs/91_local_engine.ipynb #1a67d456
@@ -465,7 +452,7 @@ def _outputs_present(properties: dict, settings: Settings) -> bool:
 def _find_cache_hit(ex: _Execution, name: str, key: str, expire_after: str | None) -> tuple[dict, dict] | None:
     "(record entry, saved step) of the newest reusable earlier run of step `name`, or None."
     window = parse_duration(expire_after) if expire_after else None
-    now, candidates = datetime.now(timezone.utc), []
+    now, candidates = utc_now(), []
     for path in (executions_dir(ex.settings) / ex.pipeline).glob("*/execution.json"):
         try: rec = json.loads(path.read_text())
         except (OSError, ValueError): continue
@@ -485,8 +472,7 @@ class InternalError(WorkbookError):
 
 def _job_python(ex: _Execution, step: str, request: dict) -> Path | None:
     "The Python of the environment of the image a job request names, built on first use (None: the workbook's own)."
-    uri = (request.get("AppSpecification") or {}).get("ImageUri") or (request.get("AlgorithmSpecification") or {}).get("TrainingImage")
-    env = image_environment(uri, ex.image_overrides)
+    env = image_environment(request_image(request), ex.image_overrides)
     if env is None: return None
     try: return build_environment(env, shipped_requirements(request, ex.settings), say=lambda text: ex.say(step, text))
     except WorkbookError as e: raise InternalError(str(e)) from None
@@ -565,7 +551,7 @@ def _last_line(text: str | None) -> str:
 
 def _run_step(ex: _Execution, ps: PlannedStep, attempt: int) -> StepResult:
     "Run one step of the execution and record it."
-    entry = {"StepName": ps.name, "StepType": ps.type, "StepStatus": "Executing", "StartTime": utc_now(), "AttemptCount": attempt,
+    entry = {"StepName": ps.name, "StepType": ps.type, "StepStatus": "Executing", "StartTime": utc_iso(), "AttemptCount": attempt,
              "Metadata": {}}
     with ex.lock: ex.record["Steps"] = [s for s in ex.record["Steps"] if s["StepName"] != ps.name] + [entry]
     ex.save()
@@ -578,15 +564,15 @@ def _run_step(ex: _Execution, ps: PlannedStep, attempt: int) -> StepResult:
         log.write_text(traceback.format_exc())
         result = StepResult("Failed", failure=f"{type(e).__name__}: {e} (traceback in {log})", logs=[str(log)], fault="Step.SERVICE_FAULT")
     except BaseException:
-        entry.update(StepStatus="Stopped", EndTime=utc_now(), FailureReason="stopped: the engine was interrupted")
+        entry.update(StepStatus="Stopped", EndTime=utc_iso(), FailureReason="stopped: the engine was interrupted")
         ex.say(ps.name, "Stopped")
         raise
     if ex.stopping and result.status != "Succeeded":  # its job was stopped because the engine was interrupted
-        entry.update(StepStatus="Stopped", EndTime=utc_now(), FailureReason="stopped: the engine was interrupted")
+        entry.update(StepStatus="Stopped", EndTime=utc_iso(), FailureReason="stopped: the engine was interrupted")
         ex.save()
         ex.say(ps.name, "Stopped")
         return result
-    entry.update(StepStatus=result.status, EndTime=utc_now(), Metadata=result.metadata, Logs=result.logs)
+    entry.update(StepStatus=result.status, EndTime=utc_iso(), Metadata=result.metadata, Logs=result.logs)
     if result.cache_key: entry["CacheKey"] = result.cache_key
     if result.cache_hit: entry["CacheHitResult"] = {"SourcePipelineExecutionArn": result.cache_hit}
     if result.failure: entry["FailureReason"] = result.failure
@@ -691,7 +677,7 @@ def _new_record(settings: Settings, pipeline: str, execution_id: str, parameters
     pipeline_arn = sagemaker_arn("pipeline", pipeline, settings)
     return {"PipelineName": pipeline, "PipelineArn": pipeline_arn, "PipelineExecutionId": execution_id,
             "PipelineExecutionArn": f"{pipeline_arn}/execution/{execution_id}", "PipelineExecutionStatus": "Executing",
-            "Parameters": parameters, "StartTime": utc_now(), "EndTime": None, "FailureReason": None, "Steps": []}
+            "Parameters": parameters, "StartTime": utc_iso(), "EndTime": None, "FailureReason": None, "Steps": []}
 
 # %% ../../../nbs/91_local_engine.ipynb #7bcead44
 DEFINITION_VERSIONS = ("2020-12-01",)  # pipeline definition versions the engine reads
@@ -831,11 +817,11 @@ def run_definition(definition: dict,  # the pipeline definition (`json.loads(pip
             with _interrupt_on_signals(on_signal=lambda: setattr(ex, "stopping", True)):
                 failure = _schedule(ex, done, attempts, max(1, max_parallel or os.cpu_count() or 1))
         except BaseException as e:
-            record.update(PipelineExecutionStatus="Stopped", EndTime=utc_now(),
+            record.update(PipelineExecutionStatus="Stopped", EndTime=utc_iso(),
                           FailureReason=f"stopped: {(str(e) or 'interrupted') if isinstance(e, KeyboardInterrupt) else type(e).__name__ + ': ' + str(e)}")
             ex.save()
             raise
-        record.update(PipelineExecutionStatus="Failed" if failure else "Succeeded", EndTime=utc_now(), FailureReason=failure)
+        record.update(PipelineExecutionStatus="Failed" if failure else "Succeeded", EndTime=utc_iso(), FailureReason=failure)
         ex.save()
         record["ExecutionDir"] = str(ex.dir)
         if progress: print(format_execution_table(record), flush=True)

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ..config import Settings, WorkbookError, file_lock, is_s3, s3_to_local
+from ..config import Settings, WorkbookError, file_lock, is_s3, s3_to_local, write_json_atomic
 
 # %% auto #0
 __all__ = ['IMAGE_ENVIRONMENTS', 'WORKBOOK_ENVIRONMENT', 'ImageEnvironment', 'images_table', 'named_environment',
            'parse_image_uri', 'image_overrides', 'image_environment', 'shipped_requirements', 'environment_path',
-           'build_environment', 'parameter_value', 'job_images', 'check_images']
+           'build_environment', 'request_image', 'parameter_value', 'job_images', 'check_images']
 
 # %% ../../../nbs/92_local_images.ipynb #5e39dcee
 @dataclass(frozen=True)
@@ -236,20 +236,25 @@ def build_environment(env: ImageEnvironment, # the image's libraries
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        manifest.write_text(json.dumps({"name": env.name, "image": env.image, "host": env.host, "requirements": requirements,
-                                        "packages": packages, "seconds": round(time.monotonic() - start, 1)}, indent=1))
+        write_json_atomic(manifest, {"name": env.name, "image": env.image, "host": env.host, "requirements": requirements,
+                                     "packages": packages, "seconds": round(time.monotonic() - start, 1)})
         say(f"Environment {env.name} ready in {time.monotonic() - start:.0f} s")
     return python
 
 # %% ../../../nbs/92_local_images.ipynb #c86ff728
+def request_image(request: dict, # a CreateProcessingJob or CreateTrainingJob request, or a tuning job's training job definition
+                 ):
+    "The image URI (or an expression) a job request names."
+    app, algorithm = request.get("AppSpecification") or {}, request.get("AlgorithmSpecification") or {}
+    return app.get("ImageUri") or algorithm.get("TrainingImage")
+
 def _step_images(step: dict) -> list:
     "The image URIs (or expressions) the jobs of one step name."
     a = step.get("Arguments") or {}
-    if step.get("Type") == "Processing": return [(a.get("AppSpecification") or {}).get("ImageUri")]
-    if step.get("Type") == "Training": return [(a.get("AlgorithmSpecification") or {}).get("TrainingImage")]
+    if step.get("Type") in ("Processing", "Training"): return [request_image(a)]
     if step.get("Type") == "Tuning":
         defs = ([a["TrainingJobDefinition"]] if a.get("TrainingJobDefinition") else []) + list(a.get("TrainingJobDefinitions") or [])
-        return [(d.get("AlgorithmSpecification") or {}).get("TrainingImage") for d in defs]
+        return [request_image(d) for d in defs]
     return []
 
 def parameter_value(value, # a definition value: a literal, or an expression

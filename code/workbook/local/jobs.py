@@ -14,23 +14,16 @@ import subprocess
 import sys
 import tarfile
 import threading
-from collections import deque
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from ..config import Settings, WorkbookError, is_s3, s3_to_local
+from ..config import Settings, WorkbookError, is_s3, s3_to_local, tail_lines, utc_iso, write_json_atomic
 from . import algorithms
 
 # %% auto #0
-__all__ = ['utc_now', 'account_id', 'sagemaker_arn', 'container_path', 'JobError', 'local_path', 'download', 'upload',
-           'stop_process_group', 'stop_all_jobs', 'JobTimeout', 'run_logged', 'job_environment', 'run_processing_job',
-           'runproc_script', 'pack_folder', 'scan_metrics', 'run_training_job']
-
-# %% ../../../nbs/90_local_jobs.ipynb #f72a0721
-def utc_now() -> str:
-    "The current time as an ISO-8601 string in UTC, with milliseconds."
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+__all__ = ['account_id', 'sagemaker_arn', 'container_path', 'JobError', 'local_path', 'download', 'upload', 'stop_process_group',
+           'stop_all_jobs', 'JobTimeout', 'run_logged', 'job_environment', 'run_processing_job', 'runproc_script',
+           'pack_folder', 'scan_metrics', 'run_training_job']
 
 # %% ../../../nbs/90_local_jobs.ipynb #61bf92b8
 def account_id(settings: Settings) -> str:
@@ -183,22 +176,12 @@ def job_environment(job_dir: Path,  # the job's folder
     return env
 
 # %% ../../../nbs/90_local_jobs.ipynb #8a5d4019
-def _tail(path: Path, lines: int = 5) -> str:
-    "The last `lines` lines of the text file `path`."
-    if not Path(path).exists(): return ""
-    with open(path, encoding="utf-8", errors="replace") as f: return "".join(deque(f, lines)).strip()
-
 def _failure_reason(message_file: Path, exit_code: int, log_path: Path) -> str:
     "What DescribeJob reports as `FailureReason` for a job that exited with `exit_code`."
     if message_file.exists() and (text := message_file.read_text(errors="replace").strip()): return text[:1024]
-    return f"AlgorithmError: exit code {exit_code}. Last log lines:\n{_tail(log_path)}"[:1024]
+    return f"AlgorithmError: exit code {exit_code}. Last log lines:\n{tail_lines(log_path)}"[:1024]
 
 # %% ../../../nbs/90_local_jobs.ipynb #314293e4
-def _write_json(path: Path, data):
-    "Write `data` as JSON to `path`, creating the folder."
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2, default=str))
-
 def _fresh(base: Path) -> Path:
     "An empty `opt/ml` folder for a job (left-overs of an earlier attempt removed)."
     if base.exists(): shutil.rmtree(base)
@@ -246,7 +229,7 @@ def run_processing_job(request: dict,  # CreateProcessingJob request (expression
     out = {"ProcessingJobName": name, "ProcessingJobArn": arn, "ProcessingJobStatus": "InProgress",
            **{k: request[k] for k in ("ProcessingInputs", "ProcessingOutputConfig", "AppSpecification", "Environment",
                                       "ProcessingResources", "StoppingCondition", "RoleArn") if k in request},
-           "CreationTime": utc_now(), "ProcessingStartTime": utc_now()}
+           "CreationTime": utc_iso(), "ProcessingStartTime": utc_iso()}
     base = _fresh(job_dir / "opt" / "ml")
     outputs = (request.get("ProcessingOutputConfig") or {}).get("Outputs", [])
     try:
@@ -256,8 +239,8 @@ def run_processing_job(request: dict,  # CreateProcessingJob request (expression
             download(s3["S3Uri"], local_path(s3["LocalPath"], job_dir), settings, s3.get("S3DataType", "S3Prefix"))
         for o in outputs: local_path(o["S3Output"]["LocalPath"], job_dir).mkdir(parents=True, exist_ok=True)
         instance = (request.get("ProcessingResources") or {}).get("ClusterConfig", {}).get("InstanceType", "")
-        _write_json(base / "config" / "processingjobconfig.json", {"ProcessingJobArn": arn, **request})
-        _write_json(base / "config" / "resourceconfig.json", _resource_config(settings, instance))
+        write_json_atomic(base / "config" / "processingjobconfig.json", {"ProcessingJobArn": arn, **request})
+        write_json_atomic(base / "config" / "resourceconfig.json", _resource_config(settings, instance))
         python = python or sys.executable
         cmd = _processing_command(request.get("AppSpecification", {}), job_dir, python)
         env = job_environment(job_dir, python, settings.region, request.get("Environment"))
@@ -275,7 +258,7 @@ def run_processing_job(request: dict,  # CreateProcessingJob request (expression
     else:
         out["ProcessingJobStatus"] = "Stopped" if out.get("FailureReason", "").startswith("MaxRuntimeExceeded") else "Failed"
         if code is not None: out["FailureReason"] = _failure_reason(message, code, log_path)
-    out["ProcessingEndTime"] = out["LastModifiedTime"] = utc_now()
+    out["ProcessingEndTime"] = out["LastModifiedTime"] = utc_iso()
     return out
 
 # %% ../../../nbs/90_local_jobs.ipynb #4636819a
@@ -366,7 +349,7 @@ def run_training_job(request: dict,  # CreateTrainingJob request (expressions re
     out = {"TrainingJobName": name, "TrainingJobArn": arn, "TrainingJobStatus": "InProgress",
            **{k: request[k] for k in ("AlgorithmSpecification", "HyperParameters", "InputDataConfig", "OutputDataConfig",
                                       "ResourceConfig", "StoppingCondition", "RoleArn", "Environment") if k in request},
-           "CreationTime": utc_now(), "TrainingStartTime": utc_now()}
+           "CreationTime": utc_iso(), "TrainingStartTime": utc_iso()}
     base = _fresh(job_dir / "opt" / "ml")
     spec = request.get("AlgorithmSpecification", {})
     algorithm = algorithms.xgboost_version(spec.get("TrainingImage"), request.get("HyperParameters"))  # None: script mode
@@ -378,9 +361,9 @@ def run_training_job(request: dict,  # CreateTrainingJob request (expressions re
             download(s3["S3Uri"], base / "input" / "data" / ch["ChannelName"], settings, s3.get("S3DataType", "S3Prefix"))
         config = base / "input" / "config"
         instance = (request.get("ResourceConfig") or {}).get("InstanceType", "")
-        _write_json(config / "hyperparameters.json", _local_submit_directory(request.get("HyperParameters") or {}, base, settings))
-        _write_json(config / "inputdataconfig.json", _input_data_config(request))
-        _write_json(config / "resourceconfig.json", _resource_config(settings, instance))
+        write_json_atomic(config / "hyperparameters.json", _local_submit_directory(request.get("HyperParameters") or {}, base, settings))
+        write_json_atomic(config / "inputdataconfig.json", _input_data_config(request))
+        write_json_atomic(config / "resourceconfig.json", _resource_config(settings, instance))
         for d in ("model", "output/data", "code"): (base / d).mkdir(parents=True, exist_ok=True)
         python = python or sys.executable
         env = job_environment(job_dir, python, settings.region, {**(request.get("Environment") or {}),
@@ -394,7 +377,7 @@ def run_training_job(request: dict,  # CreateTrainingJob request (expressions re
     except JobError as e:
         code = None
         out["FailureReason"] = f"ClientError: {e}"
-    out["FinalMetricDataList"] = [{"MetricName": k, "Value": v, "Timestamp": utc_now()} for k, v in latest.items()]
+    out["FinalMetricDataList"] = [{"MetricName": k, "Value": v, "Timestamp": utc_iso()} for k, v in latest.items()]
     if code == 0:
         prefix = f"{request['OutputDataConfig']['S3OutputPath'].rstrip('/')}/{name}/output"
         pack_folder(base / "model", s3_to_local(f"{prefix}/model.tar.gz", settings))
@@ -406,5 +389,5 @@ def run_training_job(request: dict,  # CreateTrainingJob request (expressions re
     else:
         out["TrainingJobStatus"] = out["SecondaryStatus"] = "Failed"
         if code is not None: out["FailureReason"] = _training_failure_reason(base / "output" / "failure", code, log_path)
-    out["TrainingEndTime"] = out["LastModifiedTime"] = utc_now()
+    out["TrainingEndTime"] = out["LastModifiedTime"] = utc_iso()
     return out

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .baseline import DataProfile
-from .capture import CaptureScan, _decoded, _json_rows
+from .capture import CaptureScan, _capture_payload, _json_rows
 
 # %% ../../../nbs/07c_monitoring_columns.ipynb #d89b79e3
 def _column_names(names: list[str], width: int) -> list[str]:
@@ -93,7 +93,7 @@ class _InputBatch:
     def add_payload(self, payload: dict, path: Path, line: int | None = None):
         "Add one captured request (any encoding)."
         try:
-            encoding, data = _decoded(payload)
+            encoding, data = _capture_payload(payload)
             if encoding == "CSV": self.strings.append(data)
             else: self.rows.extend(_json_rows(json.loads(data)))
         except (ValueError, KeyError, TypeError) as e: self.scan.bad(path, line, f"request not readable: {e}", payload=True)

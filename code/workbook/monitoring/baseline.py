@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['KLL_K', 'KLL_C', 'N_BUCKETS', 'MAX_DOMAIN', 'MONITORING_CONFIG', 'COMPARISON_METHODS', 'QuantileSketch',
-           'FeatureProfile', 'DataProfile', 'profile_frame', 'suggest_constraints', 'suggest_baseline', 'write_json',
+           'FeatureProfile', 'DataProfile', 'profile_frame', 'suggest_constraints', 'suggest_baseline',
            'data_quality_schema_problems', 'comparison_method', 'linf_distance', 'chi_squared_p_value',
            'feature_monitoring_config', 'check_data_quality']
 
@@ -19,7 +19,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from ..config import WorkbookError
+from ..config import WorkbookError, write_json_atomic
 
 # %% ../../../nbs/07a_monitoring_baseline.ipynb #239bcf91
 KLL_K, KLL_C = 2048, 0.64  # sketch size and shrinking factor (the parameters Model Monitor reports)
@@ -298,16 +298,9 @@ def suggest_baseline(df: pd.DataFrame, # the baseline dataset (raw feature colum
     statistics = profile_frame(df).statistics()
     constraints = suggest_constraints(statistics)
     if output_dir is not None:
-        write_json(statistics, Path(output_dir) / "statistics.json")
-        write_json(constraints, Path(output_dir) / "constraints.json")
+        write_json_atomic(Path(output_dir) / "statistics.json", statistics)
+        write_json_atomic(Path(output_dir) / "constraints.json", constraints)
     return statistics, constraints
-
-def write_json(obj: dict, path: str | Path) -> Path:
-    "Write `obj` as indented JSON, creating the folder."
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(obj, indent=2) + "\n")
-    return path
 
 # %% ../../../nbs/07a_monitoring_baseline.ipynb #c2fd71da
 def data_quality_schema_problems(statistics: dict | None = None, constraints: dict | None = None) -> list[str]:

@@ -15,13 +15,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from ..config import WorkbookError
-from .baseline import DataProfile, check_data_quality, write_json
+from ..config import WorkbookError, utc_now, write_json_atomic
+from .baseline import DataProfile, check_data_quality
 
 # %% ../../../nbs/07b_monitoring_capture.ipynb #192a2236
-def _utc(t: datetime | str | None) -> datetime:
+def _as_utc(t: datetime | str | None) -> datetime:
     "A time as an aware UTC datetime (naive times are UTC; ISO strings may end in Z)."
-    if t is None: return datetime.now(timezone.utc)
+    if t is None: return utc_now()
     if isinstance(t, str):
         try: t = datetime.fromisoformat(t.strip().replace("Z", "+00:00"))
         except ValueError: raise WorkbookError(f"not an ISO-8601 time: {t!r} (expected e.g. 2024-05-01T13:00:00Z)") from None
@@ -29,7 +29,7 @@ def _utc(t: datetime | str | None) -> datetime:
 
 def _time_key(t: datetime | str | None) -> str | None:
     "Sortable key of a time: `YYYY-MM-DDTHH:MM:SS` in UTC."
-    return None if t is None else _utc(t).strftime("%Y-%m-%dT%H:%M:%S")
+    return None if t is None else _as_utc(t).strftime("%Y-%m-%dT%H:%M:%S")
 
 # %% ../../../nbs/07b_monitoring_capture.ipynb #985301a5
 def capture_record(input_data: str, # request body
@@ -43,7 +43,7 @@ def capture_record(input_data: str, # request body
     "One data-capture record in SageMaker's format, as the endpoint writes it (`workbook.serving.capture_line`)."
     from workbook.serving import CaptureConfig, capture_line
     config = CaptureConfig("", capture_options=("Input",) if output_data is None else ("Input", "Output"))
-    return json.loads(capture_line(config, _utc(inference_time).timestamp(), input_data.encode(), input_type,
+    return json.loads(capture_line(config, _as_utc(inference_time).timestamp(), input_data.encode(), input_type,
                                    (output_data or "").encode(), output_type, inference_id, event_id))
 
 # %% ../../../nbs/07b_monitoring_capture.ipynb #c426a085
@@ -61,7 +61,7 @@ def write_capture(records: Iterable[dict], # capture records
         path.write_text("".join(lines))
         files.append(path)
     for rec in records:
-        t = _utc(rec["eventMetadata"]["inferenceTime"])
+        t = _as_utc(rec["eventMetadata"]["inferenceTime"])
         hour = t.strftime("%Y%m%d%H")
         if hour not in open_files:  # the endpoint's own file naming (`workbook.serving.capture_file`)
             path = capture_file(Path(capture_root), endpoint, variant, t.timestamp())
@@ -158,7 +158,7 @@ def iter_capture_records(capture_root: str | Path, # capture destination (or a s
                 yield rec
 
 # %% ../../../nbs/07b_monitoring_capture.ipynb #162b3c66
-def _decoded(payload: dict) -> tuple[str, str]:
+def _capture_payload(payload: dict) -> tuple[str, str]:
     "The encoding (CSV or JSON) and text of a captured payload, base64 decoded."
     encoding, data = payload.get("encoding"), payload.get("data")
     if not isinstance(data, str): raise ValueError("no data")
@@ -176,7 +176,7 @@ def _json_rows(obj) -> list:
 
 def _input_payload(rec: dict) -> tuple[str | None, list]:
     "CSV text or JSON rows of a captured request."
-    encoding, data = _decoded(rec["captureData"]["endpointInput"])
+    encoding, data = _capture_payload(rec["captureData"]["endpointInput"])
     return (data, []) if encoding == "CSV" else (None, _json_rows(json.loads(data)))
 
 # %% ../../../nbs/07b_monitoring_capture.ipynb #de76537c
@@ -231,7 +231,7 @@ def run_data_quality(baseline_dir: str | Path, # folder with the baseline's stat
     if not scan.rows: raise WorkbookError(f"no captured requests in {capture_root} between {_time_key(start) or 'the start'} and {_time_key(end) or 'now'}")
     violations = check_data_quality(profile, baseline_statistics, constraints)
     output_dir = Path(output_dir)
-    write_json(profile.statistics(), output_dir / "statistics.json")
-    write_json(violations, output_dir / "constraint_violations.json")
-    write_json(scan.summary() | {"start": _time_key(start), "end": _time_key(end)}, output_dir / "capture_report.json")
+    write_json_atomic(output_dir / "statistics.json", profile.statistics())
+    write_json_atomic(output_dir / "constraint_violations.json", violations)
+    write_json_atomic(output_dir / "capture_report.json", scan.summary() | {"start": _time_key(start), "end": _time_key(end)})
     return scan.summary() | {"violations": len(violations["violations"]), "output": str(output_dir)}

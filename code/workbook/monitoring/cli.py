@@ -7,14 +7,13 @@ __all__ = ['add_commands']
 
 # %% ../../../nbs/07i_monitoring_cli.ipynb #809f82c6
 import tempfile
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
 import pandas as pd
 
-from ..config import WorkbookError, is_s3, load_settings, s3_to_local
-from .baseline import suggest_baseline, write_json
+from ..config import WorkbookError, is_s3, load_settings, s3_to_local, utc_now, write_json_atomic
+from .baseline import suggest_baseline
 from .capture import _time_key, read_json, run_data_quality
 from .quality import model_quality_constraints, run_model_quality, simulate_ground_truth
 from .plots import plot_distributions, plot_metrics_over_time, violations_table
@@ -84,7 +83,7 @@ def _cmd_baseline(args) -> int:
     return 0
 
 # %% ../../../nbs/07i_monitoring_cli.ipynb #2876a81f
-def _run_stamp() -> str: return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+def _run_stamp() -> str: return utc_now().strftime("%Y%m%dT%H%M%S")
 
 def _monitor_window(args, # the command's arguments: start, end, accuracy_threshold
                     baseline: Path, capture: Path, ground_truth: Path | None, out: Path, # local folders
@@ -100,7 +99,7 @@ def _monitor_window(args, # the command's arguments: start, end, accuracy_thresh
         print(f"model quality: {model['rows']} labelled rows, accuracy {model['accuracy']:.4f}, {model['violations']} violations")
         if model["duplicate_ids"]:
             print(f"model quality: {model['duplicate_ids']} duplicate ids not merged (model-quality/merge_report.json)")
-    write_json(run, out / "run.json")
+    write_json_atomic(out / "run.json", run)
     print(violations_table(read_json(out / "data-quality" / "constraint_violations.json"),
                            read_json(out / "model-quality" / "constraint_violations.json") if model else None))
 

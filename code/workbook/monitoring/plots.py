@@ -13,6 +13,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from ..config import text_table
 from .baseline import QuantileSketch
 
 # %% ../../../nbs/07e_monitoring_reports.ipynb #c009cfe5
@@ -91,8 +92,4 @@ def violations_table(data_quality: dict | None = None, # data-quality constraint
     rows = [("data", v.get("feature_name", ""), v["constraint_check_type"], v["description"]) for v in (data_quality or {}).get("violations", [])]
     rows += [("model", v.get("metric_name", ""), v["constraint_check_type"], v["description"]) for v in (model_quality or {}).get("violations", [])]
     if not rows: return "no violations"
-    head = ("monitor", "feature/metric", "check", "description")
-    w = [max(len(r[i]) for r in rows + [head]) for i in range(3)]
-    room = max(20, width - sum(w) - 6)
-    fmt = lambda r: "  ".join(x.ljust(w[i]) for i, x in enumerate(r[:3])) + "  " + (r[3] if len(r[3]) <= room else r[3][:room - 3] + "...")
-    return "\n".join([fmt(head), "  ".join("-" * x for x in w) + "  " + "-" * min(room, max(len(r[3]) for r in rows)), *map(fmt, rows)])
+    return text_table([("monitor", "feature/metric", "check", "description"), *rows], rule=True, width=width)

@@ -17,9 +17,8 @@ from typing import Callable, Mapping
 import numpy as np
 import pandas as pd
 
-from ..config import FEATURES, SPECIES, WorkbookError
-from .baseline import write_json
-from .capture import CaptureScan, _decoded, _input_payload, _time_key, _utc, capture_files, iter_capture_records, read_json
+from ..config import FEATURES, SPECIES, WorkbookError, write_json_atomic
+from .capture import CaptureScan, _capture_payload, _input_payload, _time_key, _as_utc, capture_files, iter_capture_records, read_json
 
 # %% ../../../nbs/07d_monitoring_quality.ipynb #c06ead94
 def _label_of(item) -> str:
@@ -33,7 +32,7 @@ def _label_of(item) -> str:
 
 def payload_labels(payload: dict) -> list[str]:
     "Labels of a captured response or ground-truth payload: JSON predictions/labels or CSV rows (label first)."
-    encoding, data = _decoded(payload)
+    encoding, data = _capture_payload(payload)
     if encoding == "CSV": return [line.split(",")[0].strip().strip('"') for line in data.splitlines() if line.strip()]
     obj = json.loads(data)
     if isinstance(obj, dict): obj = obj.get("predictions", obj)
@@ -97,7 +96,7 @@ def model_quality_statistics(merged: pd.DataFrame, # predictions with ground tru
     index = {c: i for i, c in enumerate(classes)}
     report = evaluation_report(merged.actual.map(index).to_numpy(), merged.predicted.map(index).to_numpy(), classes, seed=seed)
     report.pop("per_class_metrics", None)
-    report["dataset"]["evaluation_time"] = _utc(evaluation_time).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    report["dataset"]["evaluation_time"] = _as_utc(evaluation_time).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     return report
 
 # %% ../../../nbs/07d_monitoring_quality.ipynb #2b4bd92b
@@ -164,7 +163,7 @@ def simulate_ground_truth(capture_root: str | Path, # capture destination (or on
             else: continue
         except (KeyError, ValueError, TypeError): continue
         labels = [str(rng.choice([c for c in classes if c != l])) if rng.random() < error_rate else l for l in labels]
-        hour = _utc(rec["eventMetadata"]["inferenceTime"]).strftime("%Y/%m/%d/%H")
+        hour = _as_utc(rec["eventMetadata"]["inferenceTime"]).strftime("%Y/%m/%d/%H")
         by_hour.setdefault(hour, []).append(json.dumps(ground_truth_record(labels, key)) + "\n")
         n += len(labels)
     for hour, lines in by_hour.items():
@@ -187,9 +186,9 @@ def run_model_quality(capture_root: str | Path, # capture destination (or one en
     if isinstance(constraints, (str, Path)): constraints = read_json(constraints)
     violations = check_model_quality(statistics, constraints) if constraints else {"violations": []}
     output_dir = Path(output_dir)
-    write_json(statistics, output_dir / "statistics.json")
-    write_json(violations, output_dir / "constraint_violations.json")
+    write_json_atomic(output_dir / "statistics.json", statistics)
+    write_json_atomic(output_dir / "constraint_violations.json", violations)
     metrics_over_time(merged).to_csv(output_dir / "metrics_over_time.csv", index=False)
-    write_json(scan.summary() | {"start": _time_key(start), "end": _time_key(end)}, output_dir / "merge_report.json")
+    write_json_atomic(output_dir / "merge_report.json", scan.summary() | {"start": _time_key(start), "end": _time_key(end)})
     accuracy = statistics["multiclass_classification_metrics"]["accuracy"]["value"]
     return scan.summary() | {"accuracy": accuracy, "violations": len(violations["violations"]), "output": str(output_dir)}
