@@ -6,9 +6,6 @@ from collections import defaultdict
 from conftest import ROOT
 
 PACKAGE = ROOT / "code" / "workbook"
-# `cli._run` (the `workbook run` command) and `training._run` (one training job) still share a name: the training
-# notebook is being reworked, and the rename goes with that rework.
-KNOWN = {"_run"}
 
 
 def test_private_helpers_have_distinct_names():
@@ -18,4 +15,4 @@ def test_private_helpers_have_distinct_names():
             if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name.startswith("_") and not node.name.startswith("__"):
                 where[node.name].append(path.relative_to(PACKAGE).as_posix())
     shared = {name: files for name, files in where.items() if len(files) > 1}
-    assert sorted(shared) == sorted(KNOWN), shared
+    assert shared == {}, shared

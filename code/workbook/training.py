@@ -344,14 +344,14 @@ def main(argv: list[str] | None = None, # command-line arguments, default `sys.a
     "Training job entry point: SageMaker channels and hyperparameters in, model folder out."
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args, _ = _job_parser().parse_known_args(argv)
-    try: return _run(args)
+    try: return _train_job(args)
     except WorkbookError as e:
         _write_failure(str(e))
         raise
 
 TIMINGS_PREFIX = "timings"  # the log line with the seconds of each phase of the job
 
-def _run(args: argparse.Namespace) -> dict:
+def _train_job(args: argparse.Namespace) -> dict:
     "Train with the job's hyperparameters and channels, tracked in MLflow when the job has workbook settings."
     hp = _job_hyperparameters(args)
     seconds = {}
