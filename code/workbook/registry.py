@@ -213,7 +213,7 @@ class _MlflowRegistry:
                 "Source": mv.source}
 
     def list(self, group: str) -> list[dict]:
-        versions = self.client.search_model_versions(f"name = '{group}'")
+        versions = [v for v in self.client.search_model_versions() if v.name == group]  # no user text in a filter string
         return sorted((_summary_from_tags(int(v.version), v.tags, _from_mlflow_ms(v.creation_timestamp)) for v in versions), key=lambda v: v["version"])
 
     def set_status(self, group: str, version: int, status: str, comment: str) -> dict:
