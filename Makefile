@@ -27,9 +27,10 @@ test: setup
 	cd nbs && ../$(BIN)/nbdev_test --n_workers 2 --timing
 	$(BIN)/python -m pytest tests -q -m "not slow"
 
-# The whole pipeline end to end (cold, cached, gated, killed and resumed, tuned) and the model-build template.
+# The whole pipeline end to end (cold, cached, gated, killed and resumed, tuned), the model-build template and every
+# notebook in a kernel; each test's time is listed at the end.
 test-slow: setup
-	$(BIN)/python -m pytest tests -q -m slow
+	$(BIN)/python -m pytest tests -q -m slow --durations=0 --durations-min=1
 
 # The committed figures in images/, redrawn by the notebooks that explain them (slow cells included, a few minutes):
 # the only command that writes images/. Everything else draws into the settings' figures folder (store/figures).
