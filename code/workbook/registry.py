@@ -149,13 +149,10 @@ def model_package_arn(settings: Settings, group: str, version: int | None = None
 # %% ../../nbs/05_registry.ipynb #6d7c90f1
 def _mlflow_client(settings: Settings):
     "An MLflow client on the local store's tracking and registry database."
-    from workbook.tracking import store_lock
-    for name in ("mlflow.store.db.utils", "alembic"): logging.getLogger(name).setLevel(logging.WARNING)
+    from workbook.tracking import local_store
+    local_store(settings)  # created whole on first use
     from mlflow import MlflowClient
-    with store_lock(settings):
-        client = MlflowClient(tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri)
-        client.search_registered_models(max_results=1)  # creates the database tables on first use
-    return client
+    return MlflowClient(tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri)
 
 def _from_mlflow_ms(ms: int | None) -> datetime | None:
     "A UTC datetime from MLflow's milliseconds since the epoch."

@@ -13,8 +13,8 @@ from pathlib import Path
 from .config import ConfigError, Settings, WorkbookError, file_lock, load_settings
 
 # %% auto #0
-__all__ = ['store_lock', 'configure_tracking', 'settings_from_env', 'tracking_environment', 'TrackingRun', 'tracking_run',
-           'mlflow_ui_command', 'add_commands']
+__all__ = ['store_lock', 'local_store', 'configure_tracking', 'settings_from_env', 'tracking_environment', 'TrackingRun',
+           'tracking_run', 'mlflow_ui_command', 'add_commands']
 
 # %% ../../nbs/03b_tracking.ipynb #c3d4d846
 @contextlib.contextmanager
@@ -22,12 +22,30 @@ def store_lock(settings: Settings):
     "Exclusive lock on the local MLflow store while it is created or its experiment added."
     with file_lock(Path(settings.store) / "mlflow" / ".lock"): yield
 
+def local_store(settings: Settings, # local target: the store holding `mlflow/mlflow.db`
+               ) -> Path:
+    """The local MLflow database, created whole or not at all: MLflow's table migrations run on a temporary file that
+    is renamed into place when they are done, so a run killed while they run leaves no half-migrated store behind."""
+    db = Path(settings.store) / "mlflow" / "mlflow.db"
+    if db.exists(): return db
+    with store_lock(settings):
+        if db.exists(): return db
+        for stale in db.parent.glob("mlflow.db.*.partial"): stale.unlink()  # left by a process killed while creating it
+        partial = db.with_name(f"mlflow.db.{os.getpid()}.partial")
+        import logging
+        for name in ("mlflow.store.db.utils", "alembic"): logging.getLogger(name).setLevel(logging.WARNING)
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+        SqlAlchemyStore(f"sqlite:///{partial}", Path(settings.mlflow_artifacts).resolve().as_uri()).engine.dispose()
+        os.replace(partial, db)
+    return db
+
 def configure_tracking(settings: Settings, # the workbook settings (target, store, pipeline name, MLflow ARN)
                       ) -> bool:
     "Point MLflow at the target's tracking store and select the experiment; False (with a notice) when there is none."
     if settings.target == "sagemaker" and not settings.mlflow_tracking_arn:
         print("notice: experiment tracking is off: set WORKBOOK_MLFLOW_TRACKING_ARN to a SageMaker MLflow tracking server")
         return False
+    if settings.target == "local": local_store(settings)
     import mlflow
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     lock = store_lock(settings) if settings.target == "local" else contextlib.nullcontext()
