@@ -22,8 +22,8 @@ from urllib.parse import urlparse
 __all__ = ['TARGET', 'NUMERIC_FEATURES', 'CATEGORICAL_FEATURES', 'FEATURES', 'COLUMNS', 'SPECIES', 'ISLANDS', 'SEXES', 'ROOT',
            'DATA_FILE', 'IMAGES_DIR', 'TARGETS', 'TENSORFLOW_VERSION', 'SKLEARN_VERSION', 'SDK_V2_REASON',
            'WorkbookError', 'ConfigError', 'exit_on_error', 'sdk_v2_notice', 'Settings', 'load_settings', 's3_to_local',
-           'local_to_s3', 'is_s3', 'process_alive', 'file_lock', 'on_sagemaker', 'write_atomic', 'write_json_atomic',
-           'utc_now', 'utc_iso', 'text_table', 'tail_lines']
+           'local_to_s3', 'is_s3', 'process_alive', 'file_lock', 'on_sagemaker', 'replaced_atomically', 'write_atomic',
+           'write_json_atomic', 'utc_now', 'utc_iso', 'text_table', 'tail_lines']
 
 # %% ../../nbs/00_config.ipynb #d35d53e2
 TARGET = "species"
@@ -228,22 +228,30 @@ def on_sagemaker(what: str, # what the cell does on SageMaker, e.g. "create the 
     return False
 
 # %% ../../nbs/00_config.ipynb #25b3a3bb
-def write_atomic(path: Path, # the file to replace (its folder is created)
-                 data: bytes, # the new content
-                ) -> Path:
-    "Replace `path` with `data` so that readers see the old file or the new one, never half of one."
+@contextlib.contextmanager
+def replaced_atomically(path: Path, # the file the block builds (its folder is created)
+                       ):
+    """Build a file under a temporary name beside `path` (yielded) and rename it to `path` when the block succeeds, so
+    readers see the old file or the new one, never half of one; an error removes it. A killed process leaves it as
+    `.{name}.{pid}.{thread}.tmp`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        yield tmp
         os.replace(tmp, path)
     finally:
         if tmp.exists(): tmp.unlink()
-    return path
+
+def write_atomic(path: Path, # the file to replace (its folder is created)
+                 data: bytes, # the new content
+                ) -> Path:
+    "Replace `path` with `data` so that readers see the old file or the new one, never half of one."
+    with replaced_atomically(path) as tmp, open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    return Path(path)
 
 def write_json_atomic(path: Path, # the file to replace (its folder is created)
                       data, # what `json.dumps` takes; other objects are written as their `str`

@@ -10,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-from .config import ConfigError, Settings, WorkbookError, file_lock, load_settings
+from .config import ConfigError, Settings, WorkbookError, file_lock, load_settings, replaced_atomically
 
 # %% auto #0
 __all__ = ['store_lock', 'local_store', 'configure_tracking', 'settings_from_env', 'tracking_environment', 'TrackingRun',
@@ -30,13 +30,12 @@ def local_store(settings: Settings, # local target: the store holding `mlflow/ml
     if db.exists(): return db
     with store_lock(settings):
         if db.exists(): return db
-        for stale in db.parent.glob("mlflow.db.*.partial"): stale.unlink()  # left by a process killed while creating it
-        partial = db.with_name(f"mlflow.db.{os.getpid()}.partial")
+        for stale in db.parent.glob(f".{db.name}.*.tmp"): stale.unlink()  # left by a process killed while creating it
         import logging
         for name in ("mlflow.store.db.utils", "alembic"): logging.getLogger(name).setLevel(logging.WARNING)
         from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
-        SqlAlchemyStore(f"sqlite:///{partial}", Path(settings.mlflow_artifacts).resolve().as_uri()).engine.dispose()
-        os.replace(partial, db)
+        with replaced_atomically(db) as partial:
+            SqlAlchemyStore(f"sqlite:///{partial}", Path(settings.mlflow_artifacts).resolve().as_uri()).engine.dispose()
     return db
 
 def configure_tracking(settings: Settings, # the workbook settings (target, store, pipeline name, MLflow ARN)
