@@ -207,3 +207,24 @@ def test_pipeline_register_step_is_a_valid_create_model_package(tmp_path):
         image = args["InferenceSpecification"]["Containers"][0]["Image"]
         assert image.endswith(f"/tensorflow-inference:{TENSORFLOW_VERSION}-cpu"), image
         assert "SAGEMAKER_SUBMIT_DIRECTORY" not in args["InferenceSpecification"]["Containers"][0].get("Environment", {})
+
+
+def test_deploy_sagemaker_variants_requests(sm, settings):
+    "An A/B endpoint with a shadow: one model per version, weighted ProductionVariants and ShadowProductionVariants."
+    from workbook.deployment import deploy_sagemaker
+    from workbook.variants import VariantSpec
+    v4 = {**ROW, "version": 4, "arn": PACKAGE_ARN[:-1] + "4"}
+    sm.answer("create_model", {"ModelArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model/m3"})
+    _answer_deployment(sm, True)
+    sm.answer("describe_endpoint", ENDPOINT)  # the waiter
+    plan = [(VariantSpec("Current", "", 0.9), ROW), (VariantSpec("Candidate", "", 0.1), v4), (VariantSpec("Next", "", 1.0, True), v4)]
+    out = deploy_sagemaker(settings, plan, client=sm.client)
+    sm.check(["CreateModel", "CreateModel", "CreateEndpointConfig", "DescribeEndpoint", "UpdateEndpoint", "DescribeEndpoint"])
+    models = {r[1]["Containers"][0]["ModelPackageName"]: r[1]["ModelName"] for r in sm.requests[:2]}
+    assert set(models) == {PACKAGE_ARN, v4["arn"]}
+    config = sm.requests[2][1]
+    assert [(v["VariantName"], v["ModelName"], v["InitialVariantWeight"]) for v in config["ProductionVariants"]] == [
+        ("Current", models[PACKAGE_ARN], 0.9), ("Candidate", models[v4["arn"]], 0.1)]
+    assert [(v["VariantName"], v["ModelName"]) for v in config["ShadowProductionVariants"]] == [("Next", models[v4["arn"]])]
+    assert [(v["name"], v["model_version"], v["shadow"]) for v in out["variants"]] == [
+        ("Current", 3, False), ("Candidate", 4, False), ("Next", 4, True)]

@@ -25,6 +25,7 @@ from pathlib import Path
 from .config import SKLEARN_VERSION, WorkbookError, exit_on_error, is_s3, load_settings, s3_to_local
 from .handler import CSV_TYPE, JSON_TYPE, RequestError, _media_type, format_predictions, parse_payload
 from .compute import load_pipeline
+from .variants import EndpointMetrics, MetricsWriter, VariantRouter, VariantSpec, check_variants
 
 # %% ../../nbs/06_serving.ipynb #9f549b8b
 log = logging.getLogger("workbook.serving")
@@ -211,39 +212,61 @@ class _ModelState:
         return _error(503, "ModelNotReady", "the model is still loading: retry in a few seconds")
 
 # %% ../../nbs/06_serving.ipynb #9e5c2b52
+class _Variant:
+    "One variant as the app serves it: its model, its capture writer and its answer header."
+    def __init__(self, spec: VariantSpec):
+        self.name, self.state, self.writer = spec.name, _ModelState(Path(spec.model_dir)), None
+        self.header = [(b"x-amzn-invoked-production-variant", spec.name.encode())]
+
 class _Invocations:
     "The invocation handler: body in, predictions (or a 4xx JSON error) out, its capture record pending."
-    def __init__(self, state: _ModelState, endpoint_name: str, variant: str):
-        self.state, self.endpoint_name, self.variant, self.writer = state, endpoint_name, variant, None
-        self.variant_header = [(b"x-amzn-invoked-production-variant", variant.encode())]
+    def __init__(self, variants: list[VariantSpec], endpoint_name: str, metrics: EndpointMetrics | None = None):
+        self.router, self.variants = VariantRouter(variants), [_Variant(v) for v in variants]
+        self.endpoint_name, self.metrics = endpoint_name, metrics
 
-    def answer(self, path: str, headers: dict, body: bytes, size: int) -> tuple:
-        "(status, body, content type, extra headers) for one request."
+    def route(self, path: str, headers: dict, size: int) -> int:
+        "The index of the variant that answers this request; RequestError for a wrong endpoint, size or TargetVariant."
+        if path != "/invocations":
+            name = path[len("/endpoints/"):-len("/invocations")]
+            if name != self.endpoint_name:
+                raise RequestError(f"endpoint {name!r} not found: this server is {self.endpoint_name!r}", 404, "ValidationError")
+        if size > MAX_PAYLOAD_BYTES:
+            raise RequestError(f"the request body has {size:,}{'+' if size > _DRAIN_LIMIT else ''} bytes; "
+                               f"the limit is {MAX_PAYLOAD_BYTES:,} (6 MiB)", 413, "PayloadTooLarge")
+        target = headers.get(b"x-amzn-sagemaker-target-variant")
+        return self.router.pick(target and target.decode("latin-1"))
+
+    def predict(self, variant: _Variant, headers: dict, body: bytes) -> tuple:
+        "(status, body, content type, extra headers) of `variant` for one request; its metrics recorded."
+        start = time.perf_counter()
+        answer = self._predict(variant, headers, body)
+        if self.metrics is not None: self.metrics.record(variant.name, answer[0], (time.perf_counter() - start) * 1e6)
+        return answer
+
+    def _predict(self, variant: _Variant, headers: dict, body: bytes) -> tuple:
         try:
-            if path != "/invocations":
-                name = path[len("/endpoints/"):-len("/invocations")]
-                if name != self.endpoint_name:
-                    raise RequestError(f"endpoint {name!r} not found: this server is {self.endpoint_name!r}", 404, "ValidationError")
-            if size > MAX_PAYLOAD_BYTES:
-                raise RequestError(f"the request body has {size:,}{'+' if size > _DRAIN_LIMIT else ''} bytes; "
-                                   f"the limit is {MAX_PAYLOAD_BYTES:,} (6 MiB)", 413, "PayloadTooLarge")
-            pipeline = self.state.pipeline
-            if pipeline is None: return self.state.not_ready()
+            pipeline = variant.state.pipeline
+            if pipeline is None: return variant.state.not_ready()
             content_type = headers.get(b"content-type", b"").decode("latin-1") or JSON_TYPE
             rows = parse_payload(body, content_type, pipeline.schema.features)
             accept = headers.get(b"accept")
             out, out_type = format_predictions(pipeline.predict_rows(rows), pipeline.classes, accept and accept.decode("latin-1"))
-            if self.writer is not None and self.writer.sampled():
+            if variant.writer is not None and variant.writer.sampled():
                 inference_id = headers.get(b"x-amzn-sagemaker-inference-id")
-                self.writer.put(time.time(), body, content_type, out, out_type, inference_id and inference_id.decode("latin-1"))
-            return 200, out, out_type, self.variant_header
+                variant.writer.put(time.time(), body, content_type, out, out_type, inference_id and inference_id.decode("latin-1"))
+            return 200, out, out_type, variant.header
         except RequestError as e: return _error(e.status, e.code, str(e))
         except Exception as e:
             log.exception("invocation failed")
             return _error(400, "ValidationError", f"could not process the request: {type(e).__name__}: {e}")
 
+    def answer(self, path: str, headers: dict, body: bytes, size: int) -> tuple:
+        "(status, body, content type, extra headers) for one request."
+        try: return self.predict(self.variants[self.route(path, headers, size)], headers, body)
+        except RequestError as e: return _error(e.status, e.code, str(e))
+
     async def __call__(self, scope, receive, send):
-        "Lean ASGI handler of POST /invocations and /endpoints/{name}/invocations."
+        "Lean ASGI handler of POST /invocations and /endpoints/{name}/invocations; shadow variants answer after the caller got its answer."
         chunks, size, more = [], 0, True
         while more:
             message = await receive()
@@ -253,10 +276,14 @@ class _Invocations:
             if size <= MAX_PAYLOAD_BYTES: chunks.append(chunk)
             elif size > _DRAIN_LIMIT: break
             more = message.get("more_body", False)
-        status, body, kind, extra = self.answer(scope["path"], dict(scope["headers"]), b"".join(chunks), size)
-        headers = [(b"content-type", kind.encode()), (b"content-length", str(len(body)).encode()), *extra]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
+        headers, data, routed = dict(scope["headers"]), b"".join(chunks), True
+        try: status, body, kind, extra = self.predict(self.variants[self.route(scope["path"], headers, size)], headers, data)
+        except RequestError as e: (status, body, kind, extra), routed = _error(e.status, e.code, str(e)), False
+        out = [(b"content-type", kind.encode()), (b"content-length", str(len(body)).encode()), *extra]
+        await send({"type": "http.response.start", "status": status, "headers": out})
         await send({"type": "http.response.body", "body": body})
+        if routed and self.router.shares:
+            for k in self.router.shadow_copies(): self.predict(self.variants[k], headers, data)
 
 # %% ../../nbs/06_serving.ipynb #f47fe76f
 _DRAIN_LIMIT = 16 * MAX_PAYLOAD_BYTES  # an oversized body is read (not kept) up to here, then the answer is 413
@@ -269,12 +296,14 @@ def _is_invocation(scope) -> bool:
                                       and "/" not in path[len("/endpoints/"):-len("/invocations")])
 
 # %% ../../nbs/06_serving.ipynb #3b0d8252
-def create_app(model_dir: str | Path, # model directory (the contents of model.tar.gz)
+def create_app(model_dir: str | Path | None, # model directory (the contents of model.tar.gz); None when `variants` are given
                capture: CaptureConfig | None = None, # data capture settings; None = no capture
                endpoint_name: str = "penguins-endpoint", # name answered on /endpoints/{name}/invocations
-               variant: str = "AllTraffic", # production variant name (capture folder)
+               variant: str = "AllTraffic", # production variant name (capture folder) of `model_dir`
                settings=None, # Settings that map an s3:// capture destination to the local store
                capture_flush_seconds: float = 0.2, # how often captured records are written to the file
+               variants: list[VariantSpec] | None = None, # the endpoint's variants (instead of `model_dir` and `variant`)
+               metrics_file: str | Path | None = None, # where the invocation metrics are written (every second); None = kept in memory
               ):
     "The endpoint's Starlette app: /ping, /invocations and /endpoints/{name}/invocations."
     from contextlib import asynccontextmanager
@@ -282,24 +311,35 @@ def create_app(model_dir: str | Path, # model directory (the contents of model.t
     from starlette.exceptions import HTTPException
     from starlette.responses import Response
     from starlette.routing import Route
-    state = _ModelState(model_dir)
-    invocations = _Invocations(state, endpoint_name, variant)
+    variants = variants or [VariantSpec(variant, str(model_dir))]
+    invocations = _Invocations(variants, endpoint_name, EndpointMetrics(endpoint_name))
+    states = [v.state for v in invocations.variants]
+
+    def load_all():
+        for state in states: state.load()
 
     @asynccontextmanager
     async def lifespan(app):
-        threading.Thread(target=state.load, name="model-loader", daemon=True).start()
+        threading.Thread(target=load_all, name="model-loader", daemon=True).start()
+        writers = []
         if capture is not None and capture.sampling_percentage > 0:
-            invocations.writer = CaptureWriter(capture, capture.local_dir(settings), endpoint_name, variant, capture_flush_seconds)
+            for v in invocations.variants:
+                v.writer = CaptureWriter(capture, capture.local_dir(settings), endpoint_name, v.name, capture_flush_seconds)
+                writers.append(v.writer)
+        metrics = MetricsWriter(invocations.metrics, metrics_file) if metrics_file else None
         try: yield
         finally:
-            if invocations.writer is not None: invocations.writer.close(); invocations.writer = None
+            for v in invocations.variants: v.writer = None
+            for w in writers: w.close()
+            if metrics is not None: metrics.close()
 
     def _response(answer: tuple) -> Response:
         status, body, kind, extra = answer
         return Response(body, status, {k.decode(): v.decode() for k, v in extra}, media_type=kind)
 
     async def ping(request):
-        return Response(b"", 200) if state.pipeline is not None else _response(state.not_ready())
+        waiting = next((s for s in states if s.pipeline is None), None)  # InService once every variant's model is loaded
+        return Response(b"", 200) if waiting is None else _response(waiting.not_ready())
 
     async def http_error(request, exc):
         return _response(_error(exc.status_code, "NotFound" if exc.status_code == 404 else "BadRequest",
@@ -315,23 +355,26 @@ def create_app(model_dir: str | Path, # model directory (the contents of model.t
                               Route("/invocations", invocations, methods=["POST"]),  # reached by no request: documents the route
                               Route("/endpoints/{name}/invocations", invocations, methods=["POST"])],
                       lifespan=lifespan, exception_handlers={HTTPException: http_error})
-    app.state.model, app.state.invocations = state, invocations
+    app.state.invocations = invocations
     return app
 
 # %% ../../nbs/06_serving.ipynb #46b3e658
-def serve(model_dir: str | Path, # model directory (the contents of model.tar.gz)
+def serve(model_dir: str | Path | None, # model directory (the contents of model.tar.gz); None when `variants` are given
           host: str = "127.0.0.1", # address to bind
           port: int = 8080, # port to listen on
           capture: CaptureConfig | None = None, # data capture settings; None = no capture
           endpoint_name: str = "penguins-endpoint", # endpoint name
-          variant: str = "AllTraffic", # production variant
+          variant: str = "AllTraffic", # production variant of `model_dir`
           log_level: str = "info", # uvicorn log level
           capture_flush_seconds: float = 0.2, # how often captured records are written to the file
+          variants: list[VariantSpec] | None = None, # the endpoint's variants (instead of `model_dir` and `variant`)
+          metrics_file: str | Path | None = None, # where the invocation metrics are written
          ) -> None:
     "Serve the model over HTTP until SIGTERM or Ctrl-C (graceful: in-flight requests and capture are finished)."
     import uvicorn
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = create_app(model_dir, capture, endpoint_name, variant, capture_flush_seconds=capture_flush_seconds)
+    app = create_app(model_dir, capture, endpoint_name, variant, capture_flush_seconds=capture_flush_seconds,
+                     variants=variants, metrics_file=metrics_file)
     uvicorn.run(app, host=host, port=port, workers=1, access_log=False, log_level=log_level,
                 lifespan="on", timeout_graceful_shutdown=10)
 
@@ -347,19 +390,37 @@ def _server_parser() -> argparse.ArgumentParser:
     p.add_argument("--sampling-percentage", type=int, default=100, help="percentage of requests captured")
     p.add_argument("--capture-options", nargs="+", default=["Input", "Output"], help="Input and/or Output")
     p.add_argument("--capture-flush-seconds", type=float, default=0.2, help="how often captured records are written (seconds)")
+    p.add_argument("--production-variant", nargs=3, action="append", metavar=("NAME", "WEIGHT", "MODEL_DIR"),
+                   help="a production variant (repeatable; replaces --model-dir and --variant)")
+    p.add_argument("--shadow-variant", nargs=3, action="append", metavar=("NAME", "WEIGHT", "MODEL_DIR"),
+                   help="a shadow variant: gets a copy of WEIGHT / (production weights) of the requests, never answers")
+    p.add_argument("--metrics-file", default="", help="where the invocation metrics are written every second (default: not written)")
     p.add_argument("--log-level", default="info", help="log level")
     return p
 
 # %% ../../nbs/06_serving.ipynb #026da481
+def _variant_specs(production: list | None, shadow: list | None) -> list[VariantSpec]:
+    "VariantSpecs from the --production-variant and --shadow-variant triples (NAME WEIGHT MODEL_DIR)."
+    specs = []
+    for (name, weight, folder), is_shadow in [*((t, False) for t in production or []), *((t, True) for t in shadow or [])]:
+        try: w = float(weight)
+        except ValueError: raise WorkbookError(f"variant {name}: weight {weight!r} is not a number") from None
+        if not Path(folder).is_dir(): raise WorkbookError(f"variant {name}: model directory {folder} does not exist")
+        specs.append(VariantSpec(name, folder, w, is_shadow))
+    return check_variants(specs)
+
 @exit_on_error
 def main(argv: list[str] | None = None) -> None:
     "Command-line entry point of the endpoint."
     args = _server_parser().parse_args(argv)
-    model_dir = Path(args.model_dir)
-    if not model_dir.is_dir(): raise WorkbookError(f"model directory {model_dir} does not exist")
+    if args.production_variant or args.shadow_variant: model_dir, variants = None, _variant_specs(args.production_variant, args.shadow_variant)
+    else:
+        model_dir, variants = Path(args.model_dir), None
+        if not model_dir.is_dir(): raise WorkbookError(f"model directory {model_dir} does not exist")
     capture = (CaptureConfig(args.capture_destination, args.sampling_percentage, tuple(args.capture_options))
                if args.capture_destination else None)
-    serve(model_dir, args.host, args.port, capture, args.endpoint_name, args.variant, args.log_level, args.capture_flush_seconds)
+    serve(model_dir, args.host, args.port, capture, args.endpoint_name, args.variant, args.log_level, args.capture_flush_seconds,
+          variants, args.metrics_file or None)
 
 # %% ../../nbs/06_serving.ipynb #2ae43aa9
 if __name__ == "__main__" and "get_ipython" not in globals(): main()
