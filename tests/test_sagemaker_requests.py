@@ -228,3 +228,29 @@ def test_deploy_sagemaker_variants_requests(sm, settings):
     assert [(v["VariantName"], v["ModelName"]) for v in config["ShadowProductionVariants"]] == [("Next", models[v4["arn"]])]
     assert [(v["name"], v["model_version"], v["shadow"]) for v in out["variants"]] == [
         ("Current", 3, False), ("Candidate", 4, False), ("Next", 4, True)]
+
+
+def test_deploy_sagemaker_blue_green_update_requests(sm, settings):
+    "An update with a canary and rollback alarms: valid PutMetricAlarm requests first, then UpdateEndpoint with its DeploymentConfig."
+    from workbook.deployment import deploy_sagemaker
+    from workbook.guardrails import Alarm, DeploymentConfig, TrafficRouting
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    alarms_sent = []
+    cloudwatch.meta.events.register("provide-client-params.cloudwatch.*", lambda params, model, **kw: alarms_sent.append((model.name, params)))
+    alarms = (Alarm("penguins-5xx", "Invocation5XXErrors", 0), Alarm("penguins-p99", "ModelLatency", 50000, "p99"))
+    config = DeploymentConfig(TrafficRouting("CANARY", 300, 10), 600, alarms)
+    _answer_deployment(sm, True)
+    sm.answer("describe_endpoint", ENDPOINT)  # the waiter
+    with Stubber(cloudwatch) as cw:
+        for _ in alarms: cw.add_response("put_metric_alarm", {}, None)
+        deploy_sagemaker(settings, ROW, client=sm.client, deployment_config=config, cloudwatch=cloudwatch)
+        cw.assert_no_pending_responses()
+    sm.check(["CreateModel", "CreateEndpointConfig", "DescribeEndpoint", "UpdateEndpoint", "DescribeEndpoint"])
+    update = sm.requests[3][1]
+    assert update["DeploymentConfig"]["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["CanarySize"] == {"Type": "CAPACITY_PERCENT", "Value": 10}
+    assert update["DeploymentConfig"]["AutoRollbackConfiguration"] == {"Alarms": [{"AlarmName": "penguins-5xx"}, {"AlarmName": "penguins-p99"}]}
+    assert [p["AlarmName"] for _, p in alarms_sent] == ["penguins-5xx", "penguins-p99"]
+    for name, params in alarms_sent:
+        validate_parameters(params, cloudwatch.meta.service_model.operation_model(name).input_shape)
+        assert {"Name": "EndpointName", "Value": "penguins-endpoint"} in params["Dimensions"]
+    assert alarms_sent[1][1]["ExtendedStatistic"] == "p99" and "Statistic" not in alarms_sent[1][1]
