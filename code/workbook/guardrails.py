@@ -248,5 +248,5 @@ def plot_update(outcome: UpdateOutcome, # from `update_local_endpoint`
     ax.plot(seconds, answered, ".", alpha=0.6, label="share of requests it answered")
     ax.set(xlabel="seconds since the update started", ylabel="new fleet's share", ylim=(-0.05, 1.05),
            title="Blue/green update: " + ("completed" if outcome.succeeded else "rolled back"))
-    ax.legend(loc="center right")
+    ax.legend(loc="upper left")
     return _save(fig, path or load_settings().figures / "safe-deployment.png")
