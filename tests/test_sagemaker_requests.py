@@ -109,17 +109,73 @@ def test_transform_sagemaker_requests(sm, settings):
 
 @pytest.mark.parametrize("exists", [False, True], ids=["create", "update"])
 def test_approval_lambda_requests(sm, monkeypatch, exists):
-    from workbook.deployment import LAMBDA_HANDLER
+    "The Lambda function (workbook.approval, from its environment) reads the serving version, then deploys the approved package."
+    from workbook.approval import handler
     monkeypatch.setattr(boto3, "client", lambda *a, **k: sm.client)
     for name, value in {"ENDPOINT_NAME": "penguins-endpoint", "ROLE_ARN": ROLE,
                         "CAPTURE_DESTINATION": "s3://penguins-bucket/datacapture"}.items(): monkeypatch.setenv(name, value)
-    module = {}
-    exec(compile(LAMBDA_HANDLER, "deploy_on_approval.py", "exec"), module)
+    if exists: _answer_serving(sm, 2)
+    else: sm.fail("describe_endpoint")
     _answer_deployment(sm, exists)
-    event = {"detail": {"ModelApprovalStatus": "Approved", "ModelPackageArn": PACKAGE_ARN, "ModelPackageVersion": 3}}
-    out = module["handler"](event, None)
-    sm.check(["CreateModel", "CreateEndpointConfig", "DescribeEndpoint", "UpdateEndpoint" if exists else "CreateEndpoint"])
-    assert out["model_package"] == PACKAGE_ARN and sm.requests[0][1]["Containers"] == [{"ModelPackageName": PACKAGE_ARN}]
+    event = {"detail": {"ModelPackageGroupName": GROUP, "ModelApprovalStatus": "Approved", "ModelPackageArn": PACKAGE_ARN, "ModelPackageVersion": 3}}
+    out = handler(event, None)
+    serving = ["DescribeEndpoint", "DescribeEndpointConfig", "DescribeModel"] if exists else ["DescribeEndpoint"]
+    sm.check(serving + ["CreateModel", "CreateEndpointConfig", "DescribeEndpoint", "UpdateEndpoint" if exists else "CreateEndpoint"])
+    assert out == {"action": "deployed", "version": 3, "replaced": 2 if exists else None}
+    create_model = sm.requests[len(serving)][1]
+    assert create_model["Containers"] == [{"ModelPackageName": PACKAGE_ARN}] and create_model["ExecutionRoleArn"] == ROLE
+
+
+def _answer_serving(sm, version: int):
+    "The answers that tell which package version the endpoint serves."
+    sm.answer("describe_endpoint", ENDPOINT)
+    sm.answer("describe_endpoint_config", {"EndpointConfigName": "c", "EndpointConfigArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint-config/c",
+                                           "ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": "m"}], "CreationTime": NOW})
+    sm.answer("describe_model", {"ModelName": "m", "ModelArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model/m", "CreationTime": NOW,
+                                 "Containers": [{"ModelPackageName": PACKAGE_ARN[:-1] + str(version)}]})
+
+
+def test_rejecting_the_serving_version_rolls_back_requests(sm):
+    "A rejection of the serving version lists the approved versions and deploys the newest other one."
+    from workbook.approval import SageMakerEndpoint, handle_state_change
+    _answer_serving(sm, 3)
+    sm.answer("list_model_packages", {"ModelPackageSummaryList": [
+        {"ModelPackageArn": PACKAGE_ARN[:-1] + str(v), "CreationTime": NOW, "ModelPackageStatus": "Completed"} for v in (1, 2)]})
+    _answer_deployment(sm, True)
+    endpoint = SageMakerEndpoint(sm.client, "penguins-endpoint", ROLE, "s3://penguins-bucket/datacapture")
+    event = {"detail": {"ModelPackageGroupName": GROUP, "ModelApprovalStatus": "Rejected", "ModelPackageArn": PACKAGE_ARN, "ModelPackageVersion": 3}}
+    assert handle_state_change(event, endpoint) == {"action": "rolled back", "version": 2, "replaced": 3}
+    sm.check(["DescribeEndpoint", "DescribeEndpointConfig", "DescribeModel", "ListModelPackages",
+              "CreateModel", "CreateEndpointConfig", "DescribeEndpoint", "UpdateEndpoint"])
+    assert sm.requests[3][1] == {"ModelPackageGroupName": GROUP, "ModelApprovalStatus": "Approved"}
+    assert sm.requests[4][1]["Containers"] == [{"ModelPackageName": PACKAGE_ARN[:-1] + "2"}]
+
+
+def test_enable_sagemaker_requests(settings):
+    "Installing deploy-on-approval: CreateFunction with the module's zip, PutRule, AddPermission, PutTargets, all valid."
+    from workbook.approval import approval_event_pattern, enable_sagemaker
+    clients, sent = {}, []
+    for service in ("events", "lambda"):
+        clients[service] = boto3.client(service, region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+        clients[service].meta.events.register(f"provide-client-params.{service}.*",
+                                               lambda params, model, **kw: sent.append((model, dict(params))))
+    fn_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:penguins-deploy-on-approval"
+    rule_arn = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/penguins-model-approval"
+    with Stubber(clients["events"]) as events, Stubber(clients["lambda"]) as lam:
+        lam.add_response("create_function", {"FunctionArn": fn_arn, "FunctionName": "penguins-deploy-on-approval"})
+        events.add_response("put_rule", {"RuleArn": rule_arn})
+        lam.add_response("add_permission", {"Statement": "{}"})
+        events.add_response("put_targets", {"FailedEntryCount": 0, "FailedEntries": []})
+        out = enable_sagemaker(settings, f"arn:aws:iam::{ACCOUNT}:role/penguins-deployer", clients["events"], clients["lambda"])
+        events.assert_no_pending_responses(); lam.assert_no_pending_responses()
+    assert [m.name for m, _ in sent] == ["CreateFunction", "PutRule", "AddPermission", "PutTargets"]
+    for model, params in sent: validate_parameters(params, model.input_shape)
+    create, rule, permission, targets = (p for _, p in sent)
+    assert create["Handler"] == "approval.handler" and create["Environment"]["Variables"]["ROLE_ARN"] == ROLE
+    assert json.loads(rule["EventPattern"]) == approval_event_pattern(GROUP)
+    assert permission["SourceArn"] == rule_arn and permission["Principal"] == "events.amazonaws.com"
+    assert targets["Targets"] == [{"Id": "deploy-on-approval", "Arn": fn_arn}]
+    assert out == {"rule": rule_arn, "function": fn_arn}
 
 
 def _described(version: int, status: str = "PendingManualApproval") -> dict:

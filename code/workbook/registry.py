@@ -402,7 +402,11 @@ def update_approval(
 ) -> dict:
     "Approve or reject a version (only allowed transitions; anything else raises WorkbookError and changes nothing)."
     if status not in (APPROVED, REJECTED): raise WorkbookError(f"status must be {APPROVED} or {REJECTED}, not {status!r}")
-    return _target_registry(settings).set_status(group or settings.model_package_group, _version_number(version), status, comment)
+    described = _target_registry(settings).set_status(group or settings.model_package_group, _version_number(version), status, comment)
+    if settings.target == "local":  # the local event bus: SageMaker emits this event to EventBridge by itself
+        from workbook.approval import deliver, state_change_event
+        deliver(settings, state_change_event(described))
+    return described
 
 # %% ../../nbs/05_registry.ipynb #0bd23b44
 def latest_approved(
