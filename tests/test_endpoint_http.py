@@ -219,6 +219,20 @@ def test_capture_files_parse_and_count_equals_requests(server):
     assert json.loads(last["captureData"]["endpointOutput"]["data"])["predictions"][0]["species"]
 
 
+def test_load_test_ramps_against_the_endpoint(server, tmp_path):
+    "workbook loadtest over real HTTP: every step answered without errors, the knee and the recommendation in its JSON."
+    out = tmp_path / "loadtest.json"
+    r = subprocess.run([str(Path(sys.executable).parent / "workbook"), "loadtest", "--url", f"http://127.0.0.1:{server.port}/invocations",
+                        "--concurrency", "1", "4", "--seconds", "1", "--rows", "10", "--output", str(out)],
+                       capture_output=True, text=True, timeout=120, env={**os.environ, "WORKBOOK_STORE": str(tmp_path / "store")})
+    assert r.returncode == 0, r.stderr
+    result = json.loads(out.read_text())
+    assert [(s["concurrency"], s["errors"]) for s in result["steps"]] == [(1, 0), (4, 0)]
+    assert all(s["requests"] > 10 and s["p99_ms"] >= s["p50_ms"] > 0 for s in result["steps"])
+    assert result["knee"]["concurrency"] in (1, 4) and result["recommendation"]["instances"] >= 1
+    assert "knee: concurrency" in r.stdout and (tmp_path / "store" / "figures" / "loadtest.png").is_file()
+
+
 def test_sigterm_flushes_every_record(server, tmp_path):
     "A second server writes capture only every hour: every record on disk after SIGTERM comes from the shutdown flush."
     port, capture, log = _free_port(), tmp_path / "capture", tmp_path / "server.log"
