@@ -153,3 +153,25 @@ def test_tuned_branch_registers_the_best_trial(pipeline_store):
     registered = json.loads((Path(store) / "executions" / record["PipelineName"] / record["PipelineExecutionId"] / "steps"
                              / "RegisterTuned-RegisterModel.json").read_text())["Request"]
     assert f"/{best}/output/model.tar.gz" in registered["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
+
+
+def test_lineage_of_the_registered_version(pipeline_store):
+    "workbook lineage 1: the model, the training job that made it, the data it read (hashed), the preprocessing before it, the report."
+    import hashlib
+    store, env, first, _ = pipeline_store
+    assert first.returncode == 0
+    out = run_cli("lineage", "1", env=env, check=True).stdout
+    lines = out.splitlines()
+    assert lines[0] == "model package penguins/1" and lines[1] == "  approval: PendingManualApproval"
+    execution = json.loads(_executions(store)[0].read_text())["PipelineExecutionId"]  # the first run registered version 1
+    assert f"training job penguins-train-{execution}" in out and f"processing job penguins-preprocess-{execution}" in out
+    assert f"processing job penguins-evaluate-{execution}" in out and "<- report s3://" in out
+    raw = hashlib.sha256((store / "s3" / "penguins-workbook" / "data" / "penguins.csv").read_bytes()).hexdigest()
+    assert f"input={raw[:12]}" in out  # the preprocessing job read exactly the bytes of the data file
+    # the MLflow model version links to the training job's run
+    import mlflow
+    from workbook.config import load_settings
+    uri = load_settings({}, store=store).mlflow_tracking_uri
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    version = client.get_model_version("penguins", "1")
+    assert version.run_id and client.get_run(version.run_id).info.run_name == f"penguins-train-{execution}"

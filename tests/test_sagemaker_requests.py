@@ -310,3 +310,29 @@ def test_deploy_sagemaker_blue_green_update_requests(sm, settings):
         validate_parameters(params, cloudwatch.meta.service_model.operation_model(name).input_shape)
         assert {"Name": "EndpointName", "Value": "penguins-endpoint"} in params["Dimensions"]
     assert alarms_sent[1][1]["ExtendedStatistic"] == "p99" and "Statistic" not in alarms_sent[1][1]
+
+
+def test_sagemaker_lineage_requests(sm, settings):
+    "workbook lineage on SageMaker: ListArtifacts by the package ARN, QueryLineage both ways, a Describe per vertex; valid requests."
+    from workbook.lineage import sagemaker_lineage
+    art = lambda n: f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:artifact/{n}"
+    tc = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:experiment-trial-component/penguins-train-abc-aws-training-job"
+    model_uri = "s3://penguins-bucket/models/penguins-train-abc/output/model.tar.gz"
+    sm.answer("list_artifacts", {"ArtifactSummaries": [{"ArtifactArn": art("pkg"), "Source": {"SourceUri": PACKAGE_ARN}}]})
+    sm.answer("query_lineage", {"Vertices": [{"Arn": art("model"), "Type": "Model", "LineageType": "Artifact"},
+                                             {"Arn": tc, "Type": "TrainingJob", "LineageType": "TrialComponent"}],
+                                "Edges": [{"SourceArn": art("model"), "DestinationArn": art("pkg"), "AssociationType": "ContributedTo"},
+                                          {"SourceArn": tc, "DestinationArn": art("model"), "AssociationType": "Produced"}]})
+    sm.answer("describe_artifact", {"ArtifactArn": art("pkg"), "ArtifactType": "ModelPackage", "Source": {"SourceUri": PACKAGE_ARN}})
+    sm.answer("describe_artifact", {"ArtifactArn": art("model"), "ArtifactType": "Model", "Source": {"SourceUri": model_uri}})
+    sm.answer("describe_trial_component", {"TrialComponentArn": tc, "TrialComponentName": "penguins-train-abc-aws-training-job",
+                                           "Source": {"SourceArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:training-job/penguins-train-abc",
+                                                      "SourceType": "SageMakerTrainingJob"},
+                                           "Parameters": {"epochs": {"StringValue": "40"}}})
+    lines = sagemaker_lineage(settings, 3, client=sm.client)
+    sm.check(["ListArtifacts", "QueryLineage", "DescribeArtifact", "DescribeArtifact", "DescribeTrialComponent"])
+    assert sm.requests[0][1] == {"SourceUri": PACKAGE_ARN}
+    assert sm.requests[1][1]["Direction"] == "Both" and sm.requests[1][1]["StartArns"] == [art("pkg")]
+    assert lines[0] == "model package penguins/3"
+    assert lines[1] == f"  <- model {model_uri}"
+    assert lines[2].startswith('    <- training job penguins-train-abc') and '"epochs": "40"' in lines[2]

@@ -57,7 +57,7 @@ def _executions(args) -> int:
     return 0
 
 # %% ../../nbs/10_cli.ipynb #c4d68ab8
-COMMAND_MODULES = ["workbook.registry", "workbook.deployment", "workbook.approval", "workbook.loadtest", "workbook.monitoring", "workbook.tracking", "workbook.cleanup"]
+COMMAND_MODULES = ["workbook.registry", "workbook.lineage", "workbook.deployment", "workbook.approval", "workbook.loadtest", "workbook.monitoring", "workbook.tracking", "workbook.cleanup"]
 
 def build_parser() -> argparse.ArgumentParser:
     "The `workbook` argument parser with every module's commands."

@@ -27,6 +27,7 @@ from pathlib import Path
 from .config import (ROOT, Settings, WorkbookError, exit_on_error, is_s3, load_settings, process_alive, s3_to_local,
                              tail_lines, utc_iso, write_json_atomic)
 from .handler import CSV_TYPE
+from .lineage import record_deployment
 from .serving import UPDATE_FILE, CaptureConfig, capture_destination
 from .variants import METRICS_FILE, VariantSpec, check_variants, read_metrics, summary_table, variant_summary
 
@@ -233,6 +234,7 @@ def _update_blue_green(settings: Settings, record: dict, plan: list, config, rep
     report(outcome.message)
     updated = {**record, **_serving_fields(plan, model_dirs), "updated": utc_iso()}
     write_json_atomic(_record_path(settings, record["name"]), updated)
+    record_deployment(settings, record["name"], [row["arn"] for _, row in plan])
     return {**updated, "status": "InService", "update": outcome}
 
 # %% ../../nbs/06a_deployment.ipynb #2524d18e
@@ -277,6 +279,7 @@ def deploy(settings: Settings, # target, store, registry group, endpoint name, h
               "sampling_percentage": sampling_percentage, "created": utc_iso()}
     write_json_atomic(_record_path(settings, name), record)
     _wait_in_service(record, proc, timeout)
+    record_deployment(settings, name, [row["arn"] for _, row in plan])
     return {**record, "status": "InService"}
 
 # %% ../../nbs/06a_deployment.ipynb #c65652e3

@@ -14,6 +14,7 @@ import argparse
 import functools
 import json
 import logging
+import re
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -159,6 +160,8 @@ def _from_mlflow_ms(ms: int | None) -> datetime | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
 
 # %% ../../nbs/05_registry.ipynb #a109a633
+_JOB_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")  # SageMaker's training job names
+
 class _MlflowRegistry:
     "Model package groups and versions as MLflow registered models and model versions."
     def __init__(self, settings: Settings): self.settings, self.client = settings, _mlflow_client(settings)
@@ -186,10 +189,22 @@ class _MlflowRegistry:
             tags |= metric_tags(report)
         tags |= {f"metadata.{k}": str(v) for k, v in (request.get("CustomerMetadataProperties") or {}).items()}
         self.ensure_group(group)
-        mv = self.client.create_model_version(group, source=str(source.resolve()), tags=tags,
+        mv = self.client.create_model_version(group, source=str(source.resolve()), tags=tags, run_id=self._training_run_id(url),
                                               description=request.get("ModelPackageDescription") or _describe_metrics(tags))
         self.client.set_model_version_tag(group, mv.version, TAG["arn"], model_package_arn(self.settings, group, mv.version))
-        return self.describe(group, mv.version)
+        described = self.describe(group, mv.version)
+        from workbook.lineage import record_model_package
+        record_model_package(self.settings, request, described)
+        return described
+
+    def _training_run_id(self, model_data_url: str) -> str | None:
+        "The MLflow run of the training job that wrote `model_data_url` ({output path}/{job name}/output/model.tar.gz), if tracked."
+        parts = model_data_url.split("/")
+        job = parts[-3] if len(parts) >= 3 and parts[-2:] == ["output", "model.tar.gz"] else ""
+        if not _JOB_NAME.fullmatch(job): return None  # not a training job's output: no run to link
+        experiments = [e.experiment_id for e in self.client.search_experiments()]
+        runs = self.client.search_runs(experiments, order_by=["attributes.start_time DESC"], max_results=1000) if experiments else []
+        return next((r.info.run_id for r in runs if r.info.run_name == job), None)  # no text of ours inside a filter string
 
     def _version(self, group: str, version: int):
         from mlflow.exceptions import MlflowException
@@ -403,8 +418,10 @@ def update_approval(
     "Approve or reject a version (only allowed transitions; anything else raises WorkbookError and changes nothing)."
     if status not in (APPROVED, REJECTED): raise WorkbookError(f"status must be {APPROVED} or {REJECTED}, not {status!r}")
     described = _target_registry(settings).set_status(group or settings.model_package_group, _version_number(version), status, comment)
-    if settings.target == "local":  # the local event bus: SageMaker emits this event to EventBridge by itself
+    if settings.target == "local":  # SageMaker records the approval and emits this event to EventBridge by itself
         from workbook.approval import deliver, state_change_event
+        from workbook.lineage import record_approval
+        record_approval(settings, described)
         deliver(settings, state_change_event(described))
     return described
 

@@ -30,6 +30,7 @@ from ..config import Settings, WorkbookError, process_alive, s3_to_local, text_t
 from .algorithms import algorithm_problem
 from .images import (build_environment, check_images, image_environment, image_overrides, parameter_value,
                                    request_image, shipped_requirements)
+from ..lineage import record_processing_job, record_training_job
 from .jobs import run_processing_job, run_training_job, sagemaker_arn, stop_all_jobs
 
 # %% auto #0
@@ -500,7 +501,9 @@ def _run_job_step(ex: _Execution, ps: PlannedStep, attempt: int) -> StepResult:
         try: python = _job_python(ex, ps.name, req)
         except InternalError as e: return {"TrainingJobName": name, "TrainingJobStatus": "Failed", "FailureReason": f"InternalServerError: {e}"}
         except WorkbookError as e: return {"TrainingJobName": name, "TrainingJobStatus": "Failed", "FailureReason": f"ClientError: {e}"}
-        return run_training_job(_with_variables(req, ex.job_variables), ex.settings, jobs / name, logs / f"{name}.log", python=python)
+        response = run_training_job(_with_variables(req, ex.job_variables), ex.settings, jobs / name, logs / f"{name}.log", python=python)
+        if response.get("TrainingJobStatus") == "Completed": record_training_job(ex.settings, req, response)
+        return response
     result = StepResult("Failed", request=request, cache_key=key)
     with _heartbeat(ex, ps.name):
         if ps.type == "Processing":
@@ -511,6 +514,7 @@ def _run_job_step(ex: _Execution, ps: PlannedStep, attempt: int) -> StepResult:
             except InternalError as e:
                 response, result.fault = {name_field: name, status_field: "Failed", "FailureReason": f"InternalServerError: {e}"}, "SageMaker.JOB_INTERNAL_ERROR"
             except WorkbookError as e: response = {name_field: name, status_field: "Failed", "FailureReason": f"ClientError: {e}"}
+            if response.get(status_field) == "Completed": record_processing_job(ex.settings, request, response)
         elif ps.type == "Training":
             response = train(request)
             if response.get("FailureReason", "").startswith("InternalServerError"): result.fault = "SageMaker.JOB_INTERNAL_ERROR"
