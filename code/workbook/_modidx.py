@@ -1234,6 +1234,7 @@ d = { 'settings': { 'branch': 'main',
                                    'workbook.variants._bucket': ('variants.html#_bucket', 'workbook/variants.py'),
                                    'workbook.variants._percentile': ('variants.html#_percentile', 'workbook/variants.py'),
                                    'workbook.variants.check_variants': ('variants.html#check_variants', 'workbook/variants.py'),
+                                   'workbook.variants.plot_variant_latency': ('variants.html#plot_variant_latency', 'workbook/variants.py'),
                                    'workbook.variants.read_metrics': ('variants.html#read_metrics', 'workbook/variants.py'),
                                    'workbook.variants.summary_table': ('variants.html#summary_table', 'workbook/variants.py'),
                                    'workbook.variants.variant_summary': ('variants.html#variant_summary', 'workbook/variants.py')}}}

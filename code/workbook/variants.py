@@ -23,7 +23,7 @@ from .handler import RequestError
 # %% auto #0
 __all__ = ['VARIANT_NAME', 'MAX_PRODUCTION_VARIANTS', 'MAX_SHADOW_VARIANTS', 'LATENCY_BASE', 'METRICS_FILE', 'VariantSpec',
            'check_variants', 'VariantRouter', 'EndpointMetrics', 'MetricsWriter', 'read_metrics', 'variant_summary',
-           'summary_table']
+           'summary_table', 'plot_variant_latency']
 
 # %% ../../nbs/06d_variants.ipynb #2a97b2bd
 VARIANT_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")  # SageMaker's VariantName pattern
@@ -192,3 +192,27 @@ def summary_table(summary: dict[str, dict]) -> str:
     rows += [[v, s["invocations"], s["errors_4xx"], s["errors_5xx"], *(f"{s[k]:.2f}" for k in ("mean_ms", "p50_ms", "p99_ms", "max_ms"))]
              for v, s in summary.items()]
     return text_table(rows, right=tuple(range(1, 8)), rule=True) if summary else "no invocations recorded yet"
+
+# %% ../../nbs/06d_variants.ipynb #8bea8487
+def plot_variant_latency(datapoints: list[dict], # from `read_metrics` or `EndpointMetrics.datapoints`
+                         path: Path | None = None, # image file, default `variant-latency.png` in the settings' figures folder
+                        ) -> Path:
+    "Each variant's model latency distribution (share of its requests per latency bucket), with its p50 and p99 marked."
+    from workbook.config import load_settings
+    from workbook.eda import _pyplot, _save
+    plt = _pyplot()
+    merged = {}
+    for d in datapoints:
+        h = merged.setdefault(d["VariantName"], {})
+        for b, c in d["ModelLatency"]["Histogram"].items(): h[int(b)] = h.get(int(b), 0) + c
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    for k, (variant, h) in enumerate(sorted(merged.items())):
+        total, buckets = sum(h.values()), sorted(h)
+        ms = [LATENCY_BASE ** (b + 0.5) / 1000 for b in buckets]
+        line, = ax.step(ms, [h[b] / total for b in buckets], where="mid", label=variant)
+        for q, style in ((0.5, ":"), (0.99, "--")):
+            ax.axvline(_percentile({str(b): c for b, c in h.items()}, q) / 1000, color=line.get_color(), linestyle=style, linewidth=0.8)
+    ax.set(xscale="log", xlabel="model latency (ms; dotted p50, dashed p99)", ylabel="share of the variant's requests",
+           title="Model latency per variant")
+    ax.legend(loc="upper right")
+    return _save(fig, path or load_settings().figures / "variant-latency.png")
