@@ -293,7 +293,8 @@ def test_deploy_sagemaker_blue_green_update_requests(sm, settings):
     cloudwatch = boto3.client("cloudwatch", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
     alarms_sent = []
     cloudwatch.meta.events.register("provide-client-params.cloudwatch.*", lambda params, model, **kw: alarms_sent.append((model.name, params)))
-    alarms = (Alarm("penguins-5xx", "Invocation5XXErrors", 0), Alarm("penguins-p99", "ModelLatency", 50000, "p99"))
+    alarms = (Alarm("penguins-5xx", "Invocation5XXErrors", 0), Alarm("penguins-p99", "ModelLatency", 50000, "p99"),
+              Alarm("penguins-accuracy", "accuracy", 0.95, "Minimum", "LessThanThreshold"))
     config = DeploymentConfig(TrafficRouting("CANARY", 300, 10), 600, alarms)
     _answer_deployment(sm, True)
     sm.answer("describe_endpoint", ENDPOINT)  # the waiter
@@ -304,11 +305,14 @@ def test_deploy_sagemaker_blue_green_update_requests(sm, settings):
     sm.check(["CreateModel", "CreateEndpointConfig", "DescribeEndpoint", "UpdateEndpoint", "DescribeEndpoint"])
     update = sm.requests[3][1]
     assert update["DeploymentConfig"]["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["CanarySize"] == {"Type": "CAPACITY_PERCENT", "Value": 10}
-    assert update["DeploymentConfig"]["AutoRollbackConfiguration"] == {"Alarms": [{"AlarmName": "penguins-5xx"}, {"AlarmName": "penguins-p99"}]}
-    assert [p["AlarmName"] for _, p in alarms_sent] == ["penguins-5xx", "penguins-p99"]
+    assert update["DeploymentConfig"]["AutoRollbackConfiguration"] == {"Alarms": [{"AlarmName": a.name} for a in alarms]}
+    assert [p["AlarmName"] for _, p in alarms_sent] == ["penguins-5xx", "penguins-p99", "penguins-accuracy"]
     for name, params in alarms_sent:
         validate_parameters(params, cloudwatch.meta.service_model.operation_model(name).input_shape)
-        assert {"Name": "EndpointName", "Value": "penguins-endpoint"} in params["Dimensions"]
+    for _, params in alarms_sent[:2]: assert {"Name": "EndpointName", "Value": "penguins-endpoint"} in params["Dimensions"]
+    quality = alarms_sent[2][1]  # Model Monitor's model-quality metric, by endpoint and schedule
+    assert (quality["Namespace"], quality["MetricName"], quality["ComparisonOperator"]) == (
+        "aws/sagemaker/Endpoints/model-metrics", "accuracy", "LessThanThreshold")
     assert alarms_sent[1][1]["ExtendedStatistic"] == "p99" and "Statistic" not in alarms_sent[1][1]
 
 

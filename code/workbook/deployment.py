@@ -228,7 +228,9 @@ def _update_blue_green(settings: Settings, record: dict, plan: list, config, rep
                             "deploy them without a deployment configuration (the endpoint restarts)")
     green = [{"name": spec.name, "model_dir": str(model_dirs[row["version"]]), "weight": spec.weight, "shadow": spec.shadow}
              for spec, row in plan]
-    outcome = update_local_endpoint(record, green, config, report)
+    from workbook.monitoring.aws import MONITORING_PREFIX
+    outcome = update_local_endpoint(record, green, config, report,
+                                    monitoring_runs=settings.s3_root / settings.bucket / MONITORING_PREFIX / "runs")
     if not outcome.succeeded:
         raise WorkbookError(f"endpoint {record['name']}: update {outcome.message}; it still serves version {record['model_version']}")
     report(outcome.message)
@@ -535,6 +537,8 @@ def _deployment_config(args, endpoint: str):
     if routing is None: return None
     alarms = [Alarm(f"{endpoint}-5xx", "Invocation5XXErrors", args.rollback_5xx)]
     if args.rollback_p99_ms is not None: alarms.append(Alarm(f"{endpoint}-p99", "ModelLatency", args.rollback_p99_ms * 1000, "p99"))
+    if args.rollback_accuracy_below is not None:
+        alarms.append(Alarm(f"{endpoint}-accuracy", "accuracy", args.rollback_accuracy_below, "Minimum", "LessThanThreshold"))
     return DeploymentConfig(routing, args.termination_wait, tuple(alarms))
 
 def _version_value(text: str, what: str) -> int:
@@ -582,6 +586,7 @@ def add_commands(subparsers) -> None:
     g.add_argument("--termination-wait", type=int, default=0, metavar="SECONDS", help="how long the old fleet is kept after the last shift (default 0)")
     g.add_argument("--rollback-5xx", type=int, default=0, metavar="N", help="roll back when more than N requests fail with 5xx (default 0)")
     g.add_argument("--rollback-p99-ms", type=float, metavar="MS", help="roll back when the p99 model latency exceeds MS milliseconds")
+    g.add_argument("--rollback-accuracy-below", type=float, metavar="A", help="roll back when model-quality monitoring measures an accuracy below A")
     p.set_defaults(func=_deploy_command)
     e = subparsers.add_parser("endpoint", help="list, inspect, stop local endpoints and read their logs",
                               description="Manage local endpoints started by `workbook deploy`.")

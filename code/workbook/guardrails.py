@@ -18,8 +18,9 @@ from .config import WorkbookError, utc_iso, write_json_atomic
 from .variants import read_metrics, variant_summary
 
 # %% auto #0
-__all__ = ['ROUTING_TYPES', 'ALARM_STATISTICS', 'LATENCY_STATISTICS', 'COMPARISONS', 'TrafficRouting', 'Alarm',
-           'DeploymentConfig', 'UpdateOutcome', 'shift_traffic', 'LocalUpdate', 'update_local_endpoint', 'plot_update']
+__all__ = ['ROUTING_TYPES', 'ALARM_STATISTICS', 'LATENCY_STATISTICS', 'MODEL_QUALITY_METRICS', 'MODEL_METRICS_NAMESPACE',
+           'COMPARISONS', 'TrafficRouting', 'Alarm', 'model_quality_datapoints', 'DeploymentConfig', 'UpdateOutcome',
+           'shift_traffic', 'LocalUpdate', 'update_local_endpoint', 'plot_update']
 
 # %% ../../nbs/06e_safe_deployment.ipynb #cc186336
 ROUTING_TYPES = ("ALL_AT_ONCE", "CANARY", "LINEAR")
@@ -53,27 +54,37 @@ class TrafficRouting:
 # %% ../../nbs/06e_safe_deployment.ipynb #d8be8c6b
 ALARM_STATISTICS = {"Invocation5XXErrors": "errors_5xx", "Invocation4XXErrors": "errors_4xx"}
 LATENCY_STATISTICS = {"p50": "p50_ms", "p99": "p99_ms", "Average": "mean_ms", "Maximum": "max_ms"}
-COMPARISONS = {"GreaterThanThreshold": float.__gt__, "GreaterThanOrEqualToThreshold": float.__ge__}
+MODEL_QUALITY_METRICS = ("accuracy", "weighted_f1", "weighted_precision", "weighted_recall")  # Model Monitor's model metrics
+MODEL_METRICS_NAMESPACE = "aws/sagemaker/Endpoints/model-metrics"
+COMPARISONS = {"GreaterThanThreshold": float.__gt__, "GreaterThanOrEqualToThreshold": float.__ge__,
+               "LessThanThreshold": float.__lt__, "LessThanOrEqualToThreshold": float.__le__}
 
 @dataclass(frozen=True)
 class Alarm:
     "A CloudWatch alarm on an endpoint's invocation metrics that rolls an update back when it fires."
     name: str  # AlarmName
-    metric: str  # Invocation5XXErrors, Invocation4XXErrors or ModelLatency
-    threshold: float  # errors (a sum), or microseconds for ModelLatency
-    statistic: str = "Sum"  # Sum for errors; p50, p99, Average or Maximum for ModelLatency
-    comparison: str = "GreaterThanThreshold"  # or GreaterThanOrEqualToThreshold
+    metric: str  # Invocation5XXErrors, Invocation4XXErrors, ModelLatency, or a model-quality metric (accuracy, ...)
+    threshold: float  # errors (a sum), microseconds for ModelLatency, the metric's value for model quality
+    statistic: str = "Sum"  # Sum for errors; p50, p99, Average or Maximum for ModelLatency; Average or Minimum for model quality
+    comparison: str = "GreaterThanThreshold"  # GreaterThan(OrEqualTo)Threshold, or LessThan(OrEqualTo)Threshold
     variant: str | None = None  # VariantName dimension; None: every variant of the endpoint
 
     def __post_init__(self):
-        allowed = LATENCY_STATISTICS if self.metric == "ModelLatency" else {"Sum": None} if self.metric in ALARM_STATISTICS else None
-        if allowed is None: raise WorkbookError(f"alarm {self.name}: metric {self.metric!r} is not one of ModelLatency, {', '.join(ALARM_STATISTICS)}")
+        allowed = (LATENCY_STATISTICS if self.metric == "ModelLatency" else {"Sum": None} if self.metric in ALARM_STATISTICS
+                   else {"Average": None, "Minimum": None} if self.metric in MODEL_QUALITY_METRICS else None)
+        if allowed is None: raise WorkbookError(f"alarm {self.name}: metric {self.metric!r} is not one of ModelLatency, "
+                                                f"{', '.join(ALARM_STATISTICS)}, {', '.join(MODEL_QUALITY_METRICS)}")
         if self.statistic not in allowed: raise WorkbookError(f"alarm {self.name}: statistic {self.statistic!r} for {self.metric}: use {', '.join(allowed)}")
-        if self.comparison not in COMPARISONS: raise WorkbookError(f"alarm {self.name}: comparison {self.comparison!r}: use {', '.join(COMPARISONS)}")
+        comparisons = list(COMPARISONS) if self.metric in MODEL_QUALITY_METRICS else [c for c in COMPARISONS if c.startswith("Greater")]
+        if self.comparison not in comparisons: raise WorkbookError(f"alarm {self.name}: comparison {self.comparison!r}: use {', '.join(comparisons)}")
 
     def value(self, datapoints: list[dict], since: str | None = None) -> float | None:
-        "The alarm's statistic over the datapoints from `since` on (None without traffic)."
-        summary = variant_summary([d for d in datapoints if self.variant in (None, d["VariantName"])], since)
+        "The alarm's statistic over the datapoints from `since` on (None without traffic, or without a monitoring result)."
+        if self.metric in MODEL_QUALITY_METRICS:
+            values = [d[self.metric] for d in datapoints if d.get("Namespace") == MODEL_METRICS_NAMESPACE and self.metric in d
+                      and (since is None or d["Timestamp"] >= since)]
+            return None if not values else min(values) if self.statistic == "Minimum" else sum(values) / len(values)
+        summary = variant_summary([d for d in datapoints if "Invocations" in d and self.variant in (None, d["VariantName"])], since)
         if not summary: return None
         if self.metric != "ModelLatency": return float(sum(s[ALARM_STATISTICS[self.metric]] for s in summary.values()))
         key = LATENCY_STATISTICS[self.statistic]
@@ -86,15 +97,20 @@ class Alarm:
     def describe(self, value: float | None) -> str:
         "One line: the alarm, its metric and statistic, the value and the threshold."
         unit = " us" if self.metric == "ModelLatency" else ""
-        shown = "no data" if value is None else f"{value:g}{unit}"
+        shown = "no data" if value is None else f"{value:.4g}{unit}"
         return f"alarm {self.name}: {self.statistic} of {self.metric} = {shown}, threshold {self.threshold:g}{unit}"
 
     def to_api(self, endpoint: str, # EndpointName dimension
                period: int = 60, evaluation_periods: int = 1) -> dict:
         "The PutMetricAlarm request that creates this alarm in CloudWatch."
-        dims = [{"Name": "EndpointName", "Value": endpoint}] + ([{"Name": "VariantName", "Value": self.variant}] if self.variant else [])
-        stat = {"Statistic": self.statistic} if self.statistic in ("Sum", "Average", "Maximum") else {"ExtendedStatistic": self.statistic}
-        return {"AlarmName": self.name, "Namespace": "AWS/SageMaker", "MetricName": self.metric, "Dimensions": dims, **stat,
+        if self.metric in MODEL_QUALITY_METRICS:  # published by the endpoint's model-quality monitoring schedule
+            namespace = MODEL_METRICS_NAMESPACE
+            dims = [{"Name": "Endpoint", "Value": endpoint}, {"Name": "MonitoringSchedule", "Value": f"{endpoint}-model-quality"}]
+        else:
+            namespace = "AWS/SageMaker"
+            dims = [{"Name": "EndpointName", "Value": endpoint}] + ([{"Name": "VariantName", "Value": self.variant}] if self.variant else [])
+        stat = {"Statistic": self.statistic} if self.statistic in ("Sum", "Average", "Maximum", "Minimum") else {"ExtendedStatistic": self.statistic}
+        return {"AlarmName": self.name, "Namespace": namespace, "MetricName": self.metric, "Dimensions": dims, **stat,
                 "Period": period, "EvaluationPeriods": evaluation_periods, "Threshold": float(self.threshold),
                 "ComparisonOperator": self.comparison, "TreatMissingData": "notBreaching"}
 
@@ -103,6 +119,19 @@ class Alarm:
         dims = {d["Name"]: d["Value"] for d in request.get("Dimensions", [])}
         return cls(request["AlarmName"], request["MetricName"], request["Threshold"],
                    request.get("Statistic") or request.get("ExtendedStatistic"), request["ComparisonOperator"], dims.get("VariantName"))
+
+# %% ../../nbs/06e_safe_deployment.ipynb #b6b86022
+def model_quality_datapoints(runs_dir: str | Path | None, # the local monitoring runs (`workbook monitor run`): RUN/model-quality/statistics.json
+                            ) -> list[dict]:
+    "The model-quality metrics of the local monitoring runs, as the datapoints Model Monitor publishes to CloudWatch."
+    points = []
+    for path in sorted(Path(runs_dir).glob("*/model-quality/statistics.json")) if runs_dir else []:
+        report = json.loads(path.read_text())
+        metrics = report.get("multiclass_classification_metrics") or {}
+        when = datetime.fromisoformat(report["dataset"]["evaluation_time"].replace("Z", "+00:00"))
+        points.append({"Namespace": MODEL_METRICS_NAMESPACE, "Timestamp": utc_iso(when),
+                       **{m: float(metrics[m]["value"]) for m in MODEL_QUALITY_METRICS if m in metrics}})
+    return points
 
 # %% ../../nbs/06e_safe_deployment.ipynb #8bd16bf8
 @dataclass(frozen=True)
@@ -213,6 +242,7 @@ def update_local_endpoint(record: dict, # the endpoint's record (`update_file`, 
                           config: DeploymentConfig, # traffic routing, termination wait, alarms
                           report: Callable[[str], None] = print, # progress lines
                           timeout: float = 180, # seconds the endpoint gets to load the new variants
+                          monitoring_runs: str | Path | None = None, # the local monitoring runs, for model-quality alarms
                          ) -> UpdateOutcome:
     "Blue/green update of a running local endpoint: green loads beside blue, takes traffic step by step, then serves alone or is dropped."
     update = LocalUpdate(record["update_file"], green, timeout)
@@ -222,9 +252,10 @@ def update_local_endpoint(record: dict, # the endpoint's record (`update_file`, 
         update.finish(False)
         return UpdateOutcome(False, f"rolled back: the new variants failed to load ({problem})", [], update.timeline)
     since = _minute_start(time.time())
+    quality = any(a.metric in MODEL_QUALITY_METRICS for a in config.alarms)
     def datapoints():
         update.status()
-        return read_metrics(record["metrics_file"])
+        return read_metrics(record["metrics_file"]) + (model_quality_datapoints(monitoring_runs) if quality else [])
     outcome = shift_traffic(config, update.set_share, datapoints, report, since)
     update.finish(outcome.succeeded)
     outcome.timeline = update.timeline
