@@ -146,6 +146,7 @@ def plot_load_test(steps: list[LoadStep], # from `load_test`
     left.plot(x, [s.throughput_rps for s in steps], "o-", color="tab:blue", label="requests/s")
     left.set(xscale="log", xlabel="concurrent clients", ylabel="requests/s", xticks=x, xticklabels=[str(c) for c in x],
              title="Load test: throughput and p99 latency")
+    left.minorticks_off()  # the concurrency levels are the only ticks
     right = left.twinx()
     right.plot(x, [s.p99_ms for s in steps], "s--", color="tab:red", label="p99 ms")
     right.set_ylabel("p99 latency (ms)")
