@@ -64,15 +64,15 @@ def aws(tmp_path, monkeypatch):
     with mock_aws():
         boto3.setup_default_session(region_name=REGION)  # every client of the test, the command's too, is made from it
         try:
-            events, requests = boto3.DEFAULT_SESSION.events, []
-            events.register_last("before-parameter-build",  # after botocore fills idempotency tokens (same event, registered last)
-                                 lambda params, model, **kw: requests.append((model.name, json.loads(json.dumps(params, default=str)))))
+            events, requests, shapes = boto3.DEFAULT_SESSION.events, [], []
+            def record(params, model, **kw):
+                requests.append((model.name, json.loads(json.dumps(params, default=str)))); shapes.append(model.input_shape)
+            events.register_last("before-parameter-build", record)  # after botocore fills idempotency tokens (same event, registered last)
             fake = Unimplemented(events)
             client = boto3.client("sagemaker", region_name=REGION)
             yield load_settings(), client, fake, requests
-            model = client.meta.service_model
             assert requests, "no request was recorded"
-            for name, params in requests: validate_parameters(params, model.operation_model(name).input_shape)
+            for (name, params), shape in zip(requests, shapes): validate_parameters(params, shape)  # each against its own service
         finally: boto3.DEFAULT_SESSION = None
     assert not (tmp_path / "store").exists(), "the sagemaker target must not write the local store"
 
@@ -245,3 +245,20 @@ def test_local_command_without_input_keeps_the_store(store):
     r = run("--yes")
     assert (r.returncode, r.stdout, r.stderr) == (0, f"deleted the local store {store.resolve()}\n", "")
     assert not store.exists()
+
+
+def test_deploy_on_approval_is_listed_and_deleted_first(aws):
+    "The approval rule and Lambda function (workbook approval enable) are the course's too: listed, and deleted before anything else."
+    from workbook.approval import enable_sagemaker
+    settings, client, fake, requests = aws
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    role = boto3.client("iam").create_role(RoleName="penguins-deployer", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    enable_sagemaker(settings, role)
+    _course(client, fake, schedules=False)
+    rc, out = _run(settings, client, assume_yes=True)
+    assert rc == 0, out
+    assert out[1:3] == ["  approval rule        penguins-model-approval", "  approval function    penguins-deploy-on-approval"]
+    deleted = [line for line in out if line.startswith("deleted ")]
+    assert deleted[:2] == ["deleted approval rule penguins-model-approval", "deleted approval function penguins-deploy-on-approval"]
+    assert boto3.client("events").list_rules()["Rules"] == [] and boto3.client("lambda").list_functions()["Functions"] == []
+    assert [name for name, _ in requests if name in ("RemoveTargets", "DeleteRule", "DeleteFunction")] == ["RemoveTargets", "DeleteRule", "DeleteFunction"]

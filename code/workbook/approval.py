@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['STATE_CHANGE', 'RULE_NAME', 'FUNCTION_NAME', 'approval_event_pattern', 'state_change_event', 'matches',
+__all__ = ['STATE_CHANGE', 'RULE_NAME', 'FUNCTION_NAME', 'TARGET_ID', 'approval_event_pattern', 'state_change_event', 'matches',
            'handle_state_change', 'SageMakerEndpoint', 'handler', 'LocalEndpoint', 'enable_local', 'disable_local',
            'local_rules', 'deliver', 'lambda_package', 'enable_sagemaker', 'disable_sagemaker', 'add_commands']
 
@@ -146,6 +146,7 @@ class LocalEndpoint:
 # %% ../../nbs/06f_approval.ipynb #90e51ebb
 RULE_NAME = "{group}-model-approval"  # the EventBridge rule (and, on SageMaker, the Lambda function) per model package group
 FUNCTION_NAME = "{group}-deploy-on-approval"
+TARGET_ID = "deploy-on-approval"  # the rule's target: the function
 
 def _rules_dir(settings) -> Path: return Path(settings.store) / "events" / "rules"
 
@@ -220,7 +221,7 @@ def enable_sagemaker(settings, # region, role, bucket, endpoint and group
         lambda_client.add_permission(FunctionName=name, StatementId=f"{rule_name}-invokes", Action="lambda:InvokeFunction",
                                      Principal="events.amazonaws.com", SourceArn=rule["RuleArn"])
     except lambda_client.exceptions.ResourceConflictException: pass  # granted before
-    events.put_targets(Rule=rule_name, Targets=[{"Id": "deploy-on-approval", "Arn": function["FunctionArn"]}])
+    events.put_targets(Rule=rule_name, Targets=[{"Id": TARGET_ID, "Arn": function["FunctionArn"]}])
     return {"rule": rule["RuleArn"], "function": function["FunctionArn"]}
 
 def disable_sagemaker(settings, events=None, lambda_client=None) -> None:
@@ -230,7 +231,7 @@ def disable_sagemaker(settings, events=None, lambda_client=None) -> None:
     events = events or boto3.client("events", region_name=settings.region)
     lambda_client = lambda_client or boto3.client("lambda", region_name=settings.region)
     rule_name = RULE_NAME.format(group=group)
-    events.remove_targets(Rule=rule_name, Ids=["deploy-on-approval"])
+    events.remove_targets(Rule=rule_name, Ids=[TARGET_ID])
     events.delete_rule(Name=rule_name)
     lambda_client.delete_function(FunctionName=FUNCTION_NAME.format(group=group))
 

@@ -22,8 +22,10 @@ class Resource(NamedTuple):
     kind: str  # one of `KINDS`
     name: str  # its name (a model package: its ARN)
 
-KINDS = ("monitoring schedule", "endpoint", "endpoint config", "model", "pipeline", "model package", "model package group")
-NEEDS = {"endpoint": "monitoring schedule", "endpoint config": "endpoint", "model package group": "model package"}  # kind: what must go first
+KINDS = ("approval rule", "approval function", "monitoring schedule", "endpoint", "endpoint config", "model", "pipeline", "model package",
+         "model package group")
+NEEDS = {"approval function": "approval rule", "endpoint": "monitoring schedule", "endpoint config": "endpoint",
+         "model package group": "model package"}  # kind: what must go first
 
 def deployment_names(settings: Settings) -> re.Pattern:
     "The names `workbook deploy` and `workbook transform` give models and endpoint configs: `{endpoint[:40]}-v{version}-{seconds}`."
@@ -44,8 +46,17 @@ def _paged(client, operation: str, key: str, **request):
     "Every item of a List* operation's pages."
     for page in client.get_paginator(operation).paginate(**request): yield from page.get(key, [])
 
-def _find(settings: Settings, client, kind: str) -> list[Resource]:
-    "The resources of one kind the course created."
+def _find(settings: Settings, client, kind: str, others: dict | None = None) -> list[Resource]:
+    "The resources of one kind the course created (the deploy-on-approval ones only given the `events` and `lambda` clients)."
+    if kind in ("approval rule", "approval function"):
+        if others is None: return []
+        from workbook.approval import FUNCTION_NAME, RULE_NAME
+        group = settings.model_package_group
+        if kind == "approval rule":
+            name = RULE_NAME.format(group=group)
+            return [Resource(kind, name)] if _exists(others["events"], "describe_rule", Name=name) else []
+        name = FUNCTION_NAME.format(group=group)
+        return [Resource(kind, name)] if _exists(others["lambda"], "get_function", FunctionName=name) else []
     if kind == "monitoring schedule":
         from workbook.monitoring.aws import schedule_names
         names = schedule_names(settings).values()
@@ -79,11 +90,12 @@ def _fatal(e: Exception) -> bool:
 
 def course_resources(settings: Settings, # endpoint, pipeline and model package group names
                      client, # a boto3 SageMaker client
+                     others: dict | None = None, # boto3 `events` and `lambda` clients, for deploy on approval (None: not listed)
                     ) -> tuple[list[Resource], list[str]]:
     "What the course created on SageMaker, in deletion order, and one error line per kind that could not be listed."
     found, errors = [], []
     for kind in KINDS:
-        try: found += _find(settings, client, kind)
+        try: found += _find(settings, client, kind, others)
         except Exception as e:
             if _fatal(e): raise WorkbookError(f"cannot reach SageMaker: {_one_line(e)}") from None
             if not type(e).__module__.startswith("botocore"): raise
@@ -91,8 +103,16 @@ def course_resources(settings: Settings, # endpoint, pipeline and model package 
     return found, errors
 
 # %% ../../nbs/11_cleanup.ipynb #d72ce006
-def _delete(settings: Settings, client, r: Resource, session=None) -> list[str]:
+def _delete(settings: Settings, client, r: Resource, session=None, others: dict | None = None) -> list[str]:
     "Delete one resource; the names of what went."
+    if r.kind == "approval rule":
+        from workbook.approval import TARGET_ID
+        others["events"].remove_targets(Rule=r.name, Ids=[TARGET_ID])
+        others["events"].delete_rule(Name=r.name)
+        return [r.name]
+    if r.kind == "approval function":
+        others["lambda"].delete_function(FunctionName=r.name)
+        return [r.name]
     if r.kind == "monitoring schedule":
         from workbook.monitoring.aws import delete_monitoring_schedules
         if session is None:
@@ -118,6 +138,7 @@ def delete_resources(settings: Settings, # names (schedules) and region
                      resources: list[Resource], # what to delete, from `course_resources`
                      client, # a boto3 SageMaker client
                      session=None, # a SageMaker SDK session on `client` for the schedules (default: one is made)
+                     others: dict | None = None, # boto3 `events` and `lambda` clients, for deploy on approval
                     ) -> list[str]:
     "Delete `resources` in the order of `KINDS` (then by name); one line per resource: `deleted ...`, `error: ...` or `skipped ...`."
     lines, failed, done = [], set(), set()
@@ -126,7 +147,7 @@ def delete_resources(settings: Settings, # names (schedules) and region
         if NEEDS.get(r.kind) in failed:
             failed.add(r.kind); lines.append(f"skipped {r.kind} {r.name}: a {NEEDS[r.kind]} it depends on was not deleted"); continue
         try:
-            gone = _delete(settings, client, r, session)
+            gone = _delete(settings, client, r, session, others)
             done.update(Resource(r.kind, n) for n in gone); lines += [f"deleted {r.kind} {n}" for n in gone]
         except Exception as e:
             if not (isinstance(e, WorkbookError) or type(e).__module__.startswith("botocore")): raise
@@ -184,13 +205,17 @@ def cleanup(settings: Settings, # target, names, region, store
             client=None, # a boto3 SageMaker client (default: one for the settings' region)
             stdin=None, # where the answer comes from (default: sys.stdin)
             session=None, # a SageMaker SDK session on `client` for the schedules (default: one is made if needed)
+            others: dict | None = None, # boto3 `events` and `lambda` clients (default: ones for the settings' region)
            ) -> int:
     "List what the course created on the settings' target, ask, delete; print one line each. Exit code: 1 if anything failed."
     if settings.target == "local": lines = local_cleanup(settings, assume_yes, stdin)  # printed as they happen
     else:
         from workbook.deployment import _sagemaker_client
         client = client or _sagemaker_client(settings)
-        found, errors = course_resources(settings, client)
+        if others is None:
+            import boto3
+            others = {service: boto3.client(service, region_name=settings.region) for service in ("events", "lambda")}
+        found, errors = course_resources(settings, client, others)
         if found:
             print(f"On SageMaker ({settings.region}), the course created:")
             width = max(len(r.kind) for r in found)
@@ -200,7 +225,7 @@ def cleanup(settings: Settings, # target, names, region, store
         for line in errors: print(line)
         lines = errors
         if found:
-            done = delete_resources(settings, found, client, session) if confirm(f"Delete these {len(found)}?", assume_yes, stdin) else ["nothing deleted"]
+            done = delete_resources(settings, found, client, session, others) if confirm(f"Delete these {len(found)}?", assume_yes, stdin) else ["nothing deleted"]
             for line in done: print(line)
             lines = lines + done
     return 1 if any(l.startswith("error:") for l in lines) else 0
@@ -213,7 +238,7 @@ def _cleanup_command(args) -> int:
 def add_commands(subparsers) -> None:
     "Add `cleanup` to the `workbook` command."
     p = subparsers.add_parser("cleanup", help="list and delete what the course created (asks first)",
-                              description="On SageMaker: list the course's monitoring schedules, endpoint, endpoint configs, models, "
+                              description="On SageMaker: list the course's deploy-on-approval rule and function, monitoring schedules, endpoint, endpoint configs, models, "
                                           "pipeline and model package group (with its versions), ask, delete them in a safe order. "
                                           "Locally: stop the endpoints, then offer to delete the store.")
     p.add_argument("--target", choices=["local", "sagemaker"], help="what to clean up (default: $WORKBOOK_TARGET or local)")
