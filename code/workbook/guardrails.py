@@ -10,12 +10,12 @@ import math
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
 from .config import WorkbookError, utc_iso, write_json_atomic
-from .variants import read_metrics, variant_summary
+from .variants import minute_start, read_metrics, variant_summary
 
 # %% auto #0
 __all__ = ['ROUTING_TYPES', 'ALARM_STATISTICS', 'LATENCY_STATISTICS', 'MODEL_QUALITY_METRICS', 'MODEL_METRICS_NAMESPACE',
@@ -176,8 +176,8 @@ def shift_traffic(config: DeploymentConfig, # the update's routing, termination 
         report(f"{share:.0%} of the traffic on the new fleet; " + ("keeping the old fleet" if last else "baking") + f" for {wait} s")
         deadline = time.monotonic() + wait
         while True:
+            points = datapoints() if config.alarms else []  # read once per check, for every alarm
             for alarm in config.alarms:
-                points = datapoints()
                 if alarm.fires(points, since):
                     set_share(0.0)
                     return UpdateOutcome(False, f"rolled back: {alarm.describe(alarm.value(points, since))}", shares)
@@ -233,10 +233,6 @@ class LocalUpdate:
         self.share = 1.0 if promote else 0.0
         self._send(action, lambda s: s["action"] == action, action)
 
-def _minute_start(when: float) -> str:
-    "The ISO timestamp of the start of the minute `when` falls in: alarms count whole datapoints, as CloudWatch's periods do."
-    return utc_iso(datetime.fromtimestamp(when // 60 * 60, timezone.utc))
-
 def update_local_endpoint(record: dict, # the endpoint's record (`update_file`, `metrics_file`)
                           green: list[dict], # the new variants: name, model_dir, weight, shadow
                           config: DeploymentConfig, # traffic routing, termination wait, alarms
@@ -251,7 +247,7 @@ def update_local_endpoint(record: dict, # the endpoint's record (`update_file`, 
     if problem is not None:
         update.finish(False)
         return UpdateOutcome(False, f"rolled back: the new variants failed to load ({problem})", [], update.timeline)
-    since = _minute_start(time.time())
+    since = minute_start(time.time())  # alarms count whole datapoints, as CloudWatch evaluates whole periods
     quality = any(a.metric in MODEL_QUALITY_METRICS for a in config.alarms)
     def datapoints():
         update.status()

@@ -128,7 +128,8 @@ def record_model_package(settings: Settings, request: dict, package: dict) -> st
     lineage = LocalLineage(settings)
     arn = package["ModelPackageArn"]
     artifact = lineage.artifact(arn, "ModelPackage", {"Version": package["ModelPackageVersion"], "Group": package["ModelPackageGroupName"]})
-    group = arn.replace(":model-package/", ":model-package-group/").rsplit("/", 1)[0]
+    from workbook.registry import model_package_arn
+    group = model_package_arn(settings, package["ModelPackageGroupName"])
     lineage.associate(artifact, lineage.context(group, "ModelGroup"), "ContributedTo")
     lineage.associate(artifact, lineage.action(arn, "Approval", {"ModelApprovalStatus": package["ModelApprovalStatus"]}), "ContributedTo")
     for container in (request.get("InferenceSpecification") or {}).get("Containers", []):

@@ -22,8 +22,8 @@ from .handler import RequestError
 
 # %% auto #0
 __all__ = ['VARIANT_NAME', 'MAX_PRODUCTION_VARIANTS', 'MAX_SHADOW_VARIANTS', 'LATENCY_BASE', 'METRICS_FILE', 'VariantSpec',
-           'check_variants', 'VariantRouter', 'EndpointMetrics', 'MetricsWriter', 'read_metrics', 'variant_summary',
-           'summary_table', 'plot_variant_latency']
+           'check_variants', 'VariantRouter', 'minute_start', 'EndpointMetrics', 'MetricsWriter', 'read_metrics',
+           'variant_summary', 'summary_table', 'plot_variant_latency']
 
 # %% ../../nbs/06d_variants.ipynb #2a97b2bd
 VARIANT_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")  # SageMaker's VariantName pattern
@@ -97,6 +97,11 @@ METRICS_FILE = "metrics.json"  # an endpoint's invocation metrics, next to its r
 
 def _bucket(micros: float) -> int: return int(math.log(max(micros, 1.0), LATENCY_BASE))
 
+def minute_start(when: float, # time.time() of a moment
+                ) -> str:
+    "The ISO timestamp of the start of the minute `when` falls in: the `Timestamp` of its datapoint."
+    return utc_iso(datetime.fromtimestamp(when // 60 * 60, timezone.utc))
+
 class EndpointMetrics:
     "CloudWatch's invocation metrics of an endpoint, per variant and minute, in memory; `write` saves them as JSON."
     def __init__(self, endpoint: str, # EndpointName
@@ -127,7 +132,7 @@ class EndpointMetrics:
             oldest = int(time.time() // 60) - self.keep_minutes
             for key in [k for k in self._minutes if k[0] < oldest]: del self._minutes[key]
             items = sorted((k, [*m[:5], dict(m[5])]) for k, m in self._minutes.items())
-        return [{"Timestamp": utc_iso(datetime.fromtimestamp(minute * 60, timezone.utc)), "VariantName": variant,
+        return [{"Timestamp": minute_start(minute * 60), "VariantName": variant,
                  "Invocations": n, "Invocation4XXErrors": e4, "Invocation5XXErrors": e5,
                  "ModelLatency": {"SampleCount": n, "Sum": round(total, 1), "Maximum": round(top, 1),
                                   "Histogram": {str(b): c for b, c in sorted(h.items())}}}
@@ -206,12 +211,12 @@ def plot_variant_latency(datapoints: list[dict], # from `read_metrics` or `Endpo
         h = merged.setdefault(d["VariantName"], {})
         for b, c in d["ModelLatency"]["Histogram"].items(): h[int(b)] = h.get(int(b), 0) + c
     fig, ax = plt.subplots(figsize=(7, 3.2))
-    for k, (variant, h) in enumerate(sorted(merged.items())):
+    for variant, h in sorted(merged.items()):
         total, buckets = sum(h.values()), sorted(h)
         ms = [LATENCY_BASE ** (b + 0.5) / 1000 for b in buckets]
         line, = ax.step(ms, [h[b] / total for b in buckets], where="mid", label=variant)
         for q, style in ((0.5, ":"), (0.99, "--")):
-            ax.axvline(_percentile({str(b): c for b, c in h.items()}, q) / 1000, color=line.get_color(), linestyle=style, linewidth=0.8)
+            ax.axvline(_percentile(h, q) / 1000, color=line.get_color(), linestyle=style, linewidth=0.8)
     ax.set(xscale="log", xlabel="model latency (ms; dotted p50, dashed p99)", ylabel="share of the variant's requests",
            title="Model latency per variant")
     ax.legend(loc="upper right")
