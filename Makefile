@@ -27,8 +27,8 @@ test: setup
 	cd nbs && ../$(BIN)/nbdev_test --n_workers 2 --timing
 	$(BIN)/python -m pytest tests -q -m "not slow"
 
-# The whole pipeline end to end (cold, cached, gated, killed and resumed, tuned), the model-build template and every
-# notebook in a kernel; each test's time is listed at the end.
+# The whole pipeline end to end (cold, cached, gated, killed and resumed, tuned), the model-build template, the longest
+# job and endpoint checks (batch transform, training under the toolkit, SIGTERM drain) and every notebook in a kernel; each test's time is listed at the end.
 test-slow: setup
 	$(BIN)/python -m pytest tests -q -m slow --durations=0 --durations-min=1
 
