@@ -9,7 +9,7 @@ __all__ = ['ANALYSIS_CONFIG_FILE', 'ANALYSIS_FILE', 'VIOLATIONS_FILE', 'LOCAL_SH
            'kernel_shap', 'run_analysis', 'read_dataset', 'bias_violations', 'violation_message', 'check_bias',
            'drop_rows', 'write_analysis', 'main', 'plot_bias', 'plot_shap']
 
-# %% ../../nbs/04a_bias_explainability.ipynb #64c74447
+# %% ../../nbs/04a_bias_explainability.ipynb #39bdd7f5
 import argparse
 import json
 from pathlib import Path
@@ -22,7 +22,7 @@ from .config import (CATEGORICAL_FEATURES, FEATURES, NUMERIC_FEATURES, SPECIES, 
                              exit_on_error, write_json_atomic)
 from .preprocessing import processing_dir
 
-# %% ../../nbs/04a_bias_explainability.ipynb #b746a265
+# %% ../../nbs/04a_bias_explainability.ipynb #7d8af605
 ANALYSIS_CONFIG_FILE = "analysis_config.json"  # the Clarify job's configuration (processing input `analysis_config`)
 ANALYSIS_FILE = "analysis.json"  # the Clarify job's result (processing output `analysis_result`)
 VIOLATIONS_FILE = "constraint_violations.json"  # bias drift violations against a baseline analysis
@@ -32,7 +32,7 @@ GROUP_VARIABLE = "island"  # subgroups of the conditional metrics CDDL and CDDPL
 PRE_TRAINING_METRICS = ("CI", "DPL", "KL", "JS", "LP", "TVD", "KS", "CDDL")
 POST_TRAINING_METRICS = ("DPPL", "DI", "DCA", "DCR", "RD", "DAR", "DRR", "AD", "CDDPL", "TE", "FT")
 
-# %% ../../nbs/04a_bias_explainability.ipynb #309bfa63
+# %% ../../nbs/04a_bias_explainability.ipynb #583507f7
 def bias_dataset(
     df: pd.DataFrame, # cleaned penguins (`workbook.eda.clean_penguins`): species and the raw features
     facets: tuple = FACETS, # columns whose missing values drop the row
@@ -43,7 +43,7 @@ def bias_dataset(
     out = df[[TARGET, *FEATURES]].dropna(subset=list(facets)).reset_index(drop=True)
     return out.astype({c: object for c in (TARGET, *CATEGORICAL_FEATURES)})
 
-# %% ../../nbs/04a_bias_explainability.ipynb #def09326
+# %% ../../nbs/04a_bias_explainability.ipynb #f404c65c
 def analysis_config(
     label_value: str, # the positive label value, e.g. "Gentoo" (against the other species)
     pre_training: bool = True, # compute pre-training bias metrics
@@ -71,7 +71,7 @@ def analysis_config(
         config["predictor"] = {"content_type": "text/csv", "accept_type": "text/csv", "label_headers": list(label_headers)}
     return config
 
-# %% ../../nbs/04a_bias_explainability.ipynb #29c6d7ea
+# %% ../../nbs/04a_bias_explainability.ipynb #d1fc5d5e
 def _label_values(config: dict) -> list:
     "The configuration's positive label values."
     values = config.get("label_values_or_threshold")
@@ -95,14 +95,17 @@ def bias_metrics(
     from smclarify.bias import report
     if facet not in data.columns: raise WorkbookError(f"facet {facet!r} is not a column of the dataset")
     data = _as_objects(data)  # smclarify 0.5 predates pandas' string dtype
+    groups = data[group_variable] if group_variable else None
+    if predicted is not None:  # the flip test (FT) compares neighbours: text features become one-hot columns
+        others = data.drop(columns=[facet, label])
+        data = pd.concat([data[[facet, label]], pd.get_dummies(others, dtype=float)], axis=1)
     predicted = None if predicted is None else _as_objects(predicted.to_frame())[predicted.name]
     stage = report.StageType.POST_TRAINING if predicted is not None else report.StageType.PRE_TRAINING
     predicted_column = None if predicted is None else report.LabelColumn("predicted_label", predicted, label_values)
-    groups = data[group_variable] if group_variable else None
     return report.bias_report(data, report.FacetColumn(facet), report.LabelColumn(label, data[label], label_values),
                               stage, predicted_column, metrics=list(metrics), group_variable=groups)
 
-# %% ../../nbs/04a_bias_explainability.ipynb #8fca1e13
+# %% ../../nbs/04a_bias_explainability.ipynb #63679810
 def bias_section(
     config: dict, # analysis_config.json
     data: pd.DataFrame, # the dataset
@@ -121,7 +124,7 @@ def bias_section(
         facets[name] = [r for r in report if not wanted or r["value_or_threshold"] in map(str, wanted)]
     return {"label": label, "facets": facets, "label_value_or_threshold": ",".join(map(str, values))}
 
-# %% ../../nbs/04a_bias_explainability.ipynb #78a98571
+# %% ../../nbs/04a_bias_explainability.ipynb #542966a7
 def bias_table(
     sections: list[dict], # bias sections of analysis.json files (one per label value)
 ) -> pd.DataFrame:
@@ -134,7 +137,7 @@ def bias_table(
                 rows.append(row | {m["name"]: m.get("value") for m in e["metrics"]})
     return pd.DataFrame(rows).set_index(["label", "facet", "value"])
 
-# %% ../../nbs/04a_bias_explainability.ipynb #e7f826b4
+# %% ../../nbs/04a_bias_explainability.ipynb #a9042147
 def raw_predictor(
     transformer, # the fitted feature transformer (`workbook.preprocessing.build_transformer`)
     predict_proba: Callable[[np.ndarray], np.ndarray], # transformed features -> class probabilities
@@ -149,7 +152,7 @@ def raw_predictor(
         return np.asarray(predict_proba(transformer.transform(model.frame(values))))
     return predict
 
-# %% ../../nbs/04a_bias_explainability.ipynb #95705435
+# %% ../../nbs/04a_bias_explainability.ipynb #359423ac
 def load_predictor(
     model_tarball: Path | str, # model.tar.gz of the training step (SavedModel, transformer.joblib, classes.json)
 ) -> tuple[Callable, list[str]]:
@@ -165,7 +168,7 @@ def load_predictor(
         transformer = joblib.load(member)
     return raw_predictor(transformer, predict_proba), classes
 
-# %% ../../nbs/04a_bias_explainability.ipynb #3d6b2d93
+# %% ../../nbs/04a_bias_explainability.ipynb #a7242c3d
 def predicted_labels(
     predict: Callable, # raw feature rows -> class probabilities
     rows: pd.DataFrame, # raw feature rows
@@ -179,7 +182,7 @@ def predicted_labels(
     names = np.asarray(label_headers, dtype=object)[proba.argmax(axis=1)]
     return pd.Series(names, index=rows.index, name="predicted_label", dtype=object)
 
-# %% ../../nbs/04a_bias_explainability.ipynb #e45f1aa5
+# %% ../../nbs/04a_bias_explainability.ipynb #5a2692e7
 def default_baseline(
     data: pd.DataFrame, # the dataset
     features: list = FEATURES, # feature columns, in the model's order
@@ -187,7 +190,7 @@ def default_baseline(
     "One baseline row: the mean of each numeric feature, the most frequent value of the others."
     return [[float(data[c].mean()) if c in NUMERIC_FEATURES else data[c].mode().iloc[0] for c in features]]
 
-# %% ../../nbs/04a_bias_explainability.ipynb #576b57ba
+# %% ../../nbs/04a_bias_explainability.ipynb #0c8a9154
 _AGGREGATIONS = {"mean_abs": lambda v: np.abs(v).mean(axis=0), "median": lambda v: np.median(v, axis=0),
                  "mean_sq": lambda v: (v ** 2).mean(axis=0)}  # Clarify's agg_method values
 
@@ -212,7 +215,7 @@ def kernel_shap(
                           for j, f in enumerate(rows.columns)}, index=rows.index)
     return section, local
 
-# %% ../../nbs/04a_bias_explainability.ipynb #37215be7
+# %% ../../nbs/04a_bias_explainability.ipynb #f6158faa
 def run_analysis(
     config: dict, # analysis_config.json
     data: pd.DataFrame, # the dataset, with the configuration's headers
@@ -243,7 +246,7 @@ def run_analysis(
         analysis["explanations"] = {"kernel_shap": section}
     return analysis, local
 
-# %% ../../nbs/04a_bias_explainability.ipynb #59248ad4
+# %% ../../nbs/04a_bias_explainability.ipynb #d766777f
 def read_dataset(
     folder: Path | str, # the data input: one or more CSV files
     headers: list | None = None, # column names (the configuration's `headers`)
@@ -266,7 +269,7 @@ def read_dataset(
         if numbers.notna().sum() == data[c].notna().sum(): data[c] = numbers
     return _as_objects(data)
 
-# %% ../../nbs/04a_bias_explainability.ipynb #6cbbe2fe
+# %% ../../nbs/04a_bias_explainability.ipynb #22998977
 _FAIR = {"DI": 1.0}  # fair value of a metric (0 unless listed)
 
 def _metric_values(analysis: dict, section: str) -> dict:
@@ -296,7 +299,7 @@ def bias_violations(
                                    "label_value": label, "value": value, "baseline_value": before})
     return {"version": "1.0", "violations": violations}
 
-# %% ../../nbs/04a_bias_explainability.ipynb #240bdecd
+# %% ../../nbs/04a_bias_explainability.ipynb #e90c6de5
 def violation_message(
     violations: dict, # constraint_violations.json
     limit: int = 3, # violations named in the message
@@ -308,7 +311,7 @@ def violation_message(
     more = f" (and {len(found) - limit} more)" if len(found) > limit else ""
     return f"bias drift check failed: {len(found)} violation{'s' * (len(found) != 1)}: " + "; ".join(parts) + more
 
-# %% ../../nbs/04a_bias_explainability.ipynb #490f7875
+# %% ../../nbs/04a_bias_explainability.ipynb #542ceff7
 def check_bias(
     analysis: dict, # the new analysis.json
     baseline: dict, # the baseline analysis.json
@@ -319,7 +322,7 @@ def check_bias(
     if violations["violations"]: raise WorkbookError(violation_message(violations))
     return violations
 
-# %% ../../nbs/04a_bias_explainability.ipynb #494d11f8
+# %% ../../nbs/04a_bias_explainability.ipynb #caf20f20
 def drop_rows(
     data: pd.DataFrame, # the dataset
     keep: float = 0.2, # share of the matching rows to keep
@@ -332,7 +335,7 @@ def drop_rows(
     dropped = data.index[hit][rng.random(int(hit.sum())) >= keep]
     return data.drop(index=dropped).reset_index(drop=True)
 
-# %% ../../nbs/04a_bias_explainability.ipynb #4faba010
+# %% ../../nbs/04a_bias_explainability.ipynb #ece9b7cf
 def write_analysis(
     output_dir: Path | str, # the job's output folder
     analysis: dict, # analysis.json
@@ -348,7 +351,7 @@ def write_analysis(
     if violations is not None: write_json_atomic(output_dir / VIOLATIONS_FILE, violations)
     return output_dir / ANALYSIS_FILE
 
-# %% ../../nbs/04a_bias_explainability.ipynb #73b0f9f5
+# %% ../../nbs/04a_bias_explainability.ipynb #6a4a9234
 def _clarify_args(argv: list[str] | None) -> argparse.Namespace:
     "Command-line arguments of the local Clarify processing job."
     p = argparse.ArgumentParser(prog="clarify.py", description="Run a Clarify analysis_config.json on a dataset; write analysis.json.")
@@ -380,7 +383,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"clarify: wrote {out}" + (f", {len(violations['violations'])} violations" if violations else ""), flush=True)
     return analysis
 
-# %% ../../nbs/04a_bias_explainability.ipynb #30c66bfe
+# %% ../../nbs/04a_bias_explainability.ipynb #39011f25
 def plot_bias(
     table: pd.DataFrame, # `bias_table`'s result
     path: Path | str, # output PNG
@@ -398,7 +401,7 @@ def plot_bias(
     fig.savefig(path, dpi=120)
     return path
 
-# %% ../../nbs/04a_bias_explainability.ipynb #9e9a5b0e
+# %% ../../nbs/04a_bias_explainability.ipynb #83b3706e
 def plot_shap(
     explanations: dict, # the `kernel_shap` section of analysis.json
     path: Path | str, # output PNG
