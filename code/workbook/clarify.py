@@ -9,7 +9,7 @@ __all__ = ['ANALYSIS_CONFIG_FILE', 'ANALYSIS_FILE', 'VIOLATIONS_FILE', 'LOCAL_SH
            'kernel_shap', 'needs_model', 'run_analysis', 'read_dataset', 'bias_violations', 'violation_message',
            'check_bias', 'drop_rows', 'write_analysis', 'main', 'plot_bias', 'plot_shap']
 
-# %% ../../nbs/04a_bias_explainability.ipynb #fb243aef
+# %% ../../nbs/04a_bias_explainability.ipynb #76c604db
 import argparse
 import json
 from pathlib import Path
@@ -22,7 +22,7 @@ from .config import (CATEGORICAL_FEATURES, FEATURES, NUMERIC_FEATURES, SPECIES, 
                              exit_on_error, write_json_atomic)
 from .preprocessing import processing_dir
 
-# %% ../../nbs/04a_bias_explainability.ipynb #4b4b5902
+# %% ../../nbs/04a_bias_explainability.ipynb #5c6ad791
 ANALYSIS_CONFIG_FILE = "analysis_config.json"  # the Clarify job's configuration (processing input `analysis_config`)
 ANALYSIS_FILE = "analysis.json"  # the Clarify job's result (processing output `analysis_result`)
 VIOLATIONS_FILE = "constraint_violations.json"  # bias drift violations against a baseline analysis
@@ -32,7 +32,7 @@ GROUP_VARIABLE = "island"  # subgroups of the conditional metrics CDDL and CDDPL
 PRE_TRAINING_METRICS = ("CI", "DPL", "KL", "JS", "LP", "TVD", "KS", "CDDL")
 POST_TRAINING_METRICS = ("DPPL", "DI", "DCA", "DCR", "RD", "DAR", "DRR", "AD", "CDDPL", "TE", "FT")
 
-# %% ../../nbs/04a_bias_explainability.ipynb #9cf9b26d
+# %% ../../nbs/04a_bias_explainability.ipynb #67d3ee78
 def bias_dataset(
     df: pd.DataFrame, # cleaned penguins (`workbook.eda.clean_penguins`): species and the raw features
     facets: tuple = FACETS, # columns whose missing values drop the row
@@ -43,7 +43,7 @@ def bias_dataset(
     out = df[[TARGET, *FEATURES]].dropna(subset=list(facets)).reset_index(drop=True)
     return out.astype({c: object for c in (TARGET, *CATEGORICAL_FEATURES)})
 
-# %% ../../nbs/04a_bias_explainability.ipynb #a44b8817
+# %% ../../nbs/04a_bias_explainability.ipynb #70cb94af
 def analysis_config(
     label_value: str, # the positive label value, e.g. "Gentoo" (against the other species)
     pre_training: bool = True, # compute pre-training bias metrics
@@ -71,7 +71,7 @@ def analysis_config(
         config["predictor"] = {"content_type": "text/csv", "accept_type": "text/csv", "label_headers": list(label_headers)}
     return config
 
-# %% ../../nbs/04a_bias_explainability.ipynb #a76ba4c1
+# %% ../../nbs/04a_bias_explainability.ipynb #a462c2f2
 def _label_values(config: dict) -> list:
     "The configuration's positive label values."
     values = config.get("label_values_or_threshold")
@@ -105,7 +105,7 @@ def bias_metrics(
     return report.bias_report(data, report.FacetColumn(facet), report.LabelColumn(label, data[label], label_values),
                               stage, predicted_column, metrics=list(metrics), group_variable=groups)
 
-# %% ../../nbs/04a_bias_explainability.ipynb #987a1396
+# %% ../../nbs/04a_bias_explainability.ipynb #c8f525d3
 def bias_section(
     config: dict, # analysis_config.json
     data: pd.DataFrame, # the dataset
@@ -124,7 +124,7 @@ def bias_section(
         facets[name] = [r for r in report if not wanted or r["value_or_threshold"] in map(str, wanted)]
     return {"label": label, "facets": facets, "label_value_or_threshold": ",".join(map(str, values))}
 
-# %% ../../nbs/04a_bias_explainability.ipynb #9fe09380
+# %% ../../nbs/04a_bias_explainability.ipynb #ae4bdda2
 def bias_table(
     sections: list[dict], # bias sections of analysis.json files (one per label value)
 ) -> pd.DataFrame:
@@ -137,7 +137,7 @@ def bias_table(
                 rows.append(row | {m["name"]: m.get("value") for m in e["metrics"]})
     return pd.DataFrame(rows).set_index(["label", "facet", "value"])
 
-# %% ../../nbs/04a_bias_explainability.ipynb #e7b084e5
+# %% ../../nbs/04a_bias_explainability.ipynb #6fa1ae97
 def raw_predictor(
     transformer, # the fitted feature transformer (`workbook.preprocessing.build_transformer`)
     predict_proba: Callable[[np.ndarray], np.ndarray], # transformed features -> class probabilities
@@ -152,7 +152,7 @@ def raw_predictor(
         return np.asarray(predict_proba(transformer.transform(model.frame(values))))
     return predict
 
-# %% ../../nbs/04a_bias_explainability.ipynb #0d9aafcc
+# %% ../../nbs/04a_bias_explainability.ipynb #f4a76c77
 def load_predictor(
     model_tarball: Path | str, # model.tar.gz of the training step (SavedModel, transformer.joblib, classes.json)
 ) -> tuple[Callable, list[str]]:
@@ -168,7 +168,7 @@ def load_predictor(
         transformer = joblib.load(member)
     return raw_predictor(transformer, predict_proba), classes
 
-# %% ../../nbs/04a_bias_explainability.ipynb #566cb789
+# %% ../../nbs/04a_bias_explainability.ipynb #84923e32
 def predicted_labels(
     predict: Callable, # raw feature rows -> class probabilities
     rows: pd.DataFrame, # raw feature rows
@@ -182,7 +182,7 @@ def predicted_labels(
     names = np.asarray(label_headers, dtype=object)[proba.argmax(axis=1)]
     return pd.Series(names, index=rows.index, name="predicted_label", dtype=object)
 
-# %% ../../nbs/04a_bias_explainability.ipynb #e95bc1ec
+# %% ../../nbs/04a_bias_explainability.ipynb #d79e84b5
 def default_baseline(
     data: pd.DataFrame, # the dataset
     features: list = FEATURES, # feature columns, in the model's order
@@ -190,7 +190,7 @@ def default_baseline(
     "One baseline row: the mean of each numeric feature, the most frequent value of the others."
     return [[float(data[c].mean()) if c in NUMERIC_FEATURES else data[c].mode().iloc[0] for c in features]]
 
-# %% ../../nbs/04a_bias_explainability.ipynb #f1ea2a0a
+# %% ../../nbs/04a_bias_explainability.ipynb #144d362a
 _AGGREGATIONS = {"mean_abs": lambda v: np.abs(v).mean(axis=0), "median": lambda v: np.median(v, axis=0),
                  "mean_sq": lambda v: (v ** 2).mean(axis=0)}  # Clarify's agg_method values
 
@@ -215,7 +215,7 @@ def kernel_shap(
                           for j, f in enumerate(rows.columns)}, index=rows.index)
     return section, local
 
-# %% ../../nbs/04a_bias_explainability.ipynb #cc128747
+# %% ../../nbs/04a_bias_explainability.ipynb #ae516162
 def needs_model(config: dict, # analysis_config.json
                ) -> bool:
     "Whether the analysis asks the model: SHAP, or post-training bias without a predicted-label column."
@@ -251,7 +251,7 @@ def run_analysis(
         analysis["explanations"] = {"kernel_shap": section}
     return analysis, local
 
-# %% ../../nbs/04a_bias_explainability.ipynb #d22b5cb2
+# %% ../../nbs/04a_bias_explainability.ipynb #9c18cf9b
 def read_dataset(
     folder: Path | str, # the data input: one or more CSV files
     headers: list | None = None, # column names (the configuration's `headers`)
@@ -274,7 +274,7 @@ def read_dataset(
         if numbers.notna().sum() == data[c].notna().sum(): data[c] = numbers
     return _as_objects(data)
 
-# %% ../../nbs/04a_bias_explainability.ipynb #55a6545a
+# %% ../../nbs/04a_bias_explainability.ipynb #e32a2098
 _FAIR = {"DI": 1.0}  # fair value of a metric (0 unless listed)
 
 def _metric_values(analysis: dict, section: str) -> dict:
@@ -304,7 +304,7 @@ def bias_violations(
                                    "label_value": label, "value": value, "baseline_value": before})
     return {"version": "1.0", "violations": violations}
 
-# %% ../../nbs/04a_bias_explainability.ipynb #49594ce4
+# %% ../../nbs/04a_bias_explainability.ipynb #f8d1328b
 def violation_message(
     violations: dict, # constraint_violations.json
     limit: int = 3, # violations named in the message
@@ -316,7 +316,7 @@ def violation_message(
     more = f" (and {len(found) - limit} more)" if len(found) > limit else ""
     return f"bias drift check failed: {len(found)} violation{'s' * (len(found) != 1)}: " + "; ".join(parts) + more
 
-# %% ../../nbs/04a_bias_explainability.ipynb #a639f1d9
+# %% ../../nbs/04a_bias_explainability.ipynb #10a7d718
 def check_bias(
     analysis: dict, # the new analysis.json
     baseline: dict, # the baseline analysis.json
@@ -327,7 +327,7 @@ def check_bias(
     if violations["violations"]: raise WorkbookError(violation_message(violations))
     return violations
 
-# %% ../../nbs/04a_bias_explainability.ipynb #a125c49a
+# %% ../../nbs/04a_bias_explainability.ipynb #c4256e6b
 def drop_rows(
     data: pd.DataFrame, # the dataset
     keep: float = 0.2, # share of the matching rows to keep
@@ -340,7 +340,7 @@ def drop_rows(
     dropped = data.index[hit][rng.random(int(hit.sum())) >= keep]
     return data.drop(index=dropped).reset_index(drop=True)
 
-# %% ../../nbs/04a_bias_explainability.ipynb #b35a2481
+# %% ../../nbs/04a_bias_explainability.ipynb #62e1fce5
 def write_analysis(
     output_dir: Path | str, # the job's output folder
     analysis: dict, # analysis.json
@@ -356,7 +356,7 @@ def write_analysis(
     if violations is not None: write_json_atomic(output_dir / VIOLATIONS_FILE, violations)
     return output_dir / ANALYSIS_FILE
 
-# %% ../../nbs/04a_bias_explainability.ipynb #32bc1028
+# %% ../../nbs/04a_bias_explainability.ipynb #c01e2627
 def _clarify_args(argv: list[str] | None) -> argparse.Namespace:
     "Command-line arguments of the local Clarify processing job."
     p = argparse.ArgumentParser(prog="clarify.py", description="Run a Clarify analysis_config.json on a dataset; write analysis.json.")
@@ -386,7 +386,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"clarify: wrote {out}" + (f", {len(violations['violations'])} violations" if violations else ""), flush=True)
     return analysis
 
-# %% ../../nbs/04a_bias_explainability.ipynb #954a0d95
+# %% ../../nbs/04a_bias_explainability.ipynb #8e0e49a9
 def plot_bias(
     table: pd.DataFrame, # `bias_table`'s result
     path: Path | str, # output PNG
@@ -404,7 +404,7 @@ def plot_bias(
     fig.savefig(path, dpi=120)
     return path
 
-# %% ../../nbs/04a_bias_explainability.ipynb #2727810e
+# %% ../../nbs/04a_bias_explainability.ipynb #717caa48
 def plot_shap(
     explanations: dict, # the `kernel_shap` section of analysis.json
     path: Path | str, # output PNG
@@ -420,3 +420,6 @@ def plot_shap(
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     return path
+
+# %% ../../nbs/04a_bias_explainability.ipynb #25372f63
+if __name__ == "__main__" and "get_ipython" not in globals(): main()
