@@ -239,7 +239,9 @@ def run_analysis(
     predicted_column = config.get("predicted_label")
     features = [c for c in data.columns if c not in (label, predicted_column, *config.get("excluded_columns", []))]
     headers = (config.get("predictor") or {}).get("label_headers", SPECIES)
-    bias_data = data.drop(columns=[predicted_column]) if predicted_column else data
+    facets = [f["name_or_index"] for f in config.get("facet", []) if f["name_or_index"] in data.columns]
+    known = data[facets].notna().all(axis=1)  # a row without its facet value belongs to no group
+    bias_data = (data.drop(columns=[predicted_column]) if predicted_column else data)[known]
     analysis, local = {"version": "1.0"}, None
     if "pre_training_bias" in methods:
         analysis["pre_training_bias_metrics"] = bias_section(config, bias_data, "pre_training_bias")
@@ -247,7 +249,7 @@ def run_analysis(
         raise WorkbookError("analysis_config.json asks for the model's predictions, but no model was given")
     if "post_training_bias" in methods:
         predicted = data[predicted_column] if predicted_column else predicted_labels(predict, data[features], headers)
-        analysis["post_training_bias_metrics"] = bias_section(config, bias_data, "post_training_bias", predicted)
+        analysis["post_training_bias_metrics"] = bias_section(config, bias_data, "post_training_bias", predicted[known])
     if "shap" in methods:
         shap_config = methods["shap"]
         baseline = shap_config.get("baseline") or default_baseline(data, features)
