@@ -20,13 +20,13 @@ def _code_cells(notebook):
 
 def test_workbook_run_draws_the_pipeline_graph_into_the_store(tmp_path, monkeypatch):
     "The code path of `workbook run` up to the engine (stubbed): the graph lands in STORE/figures, images/ is untouched."
-    from workbook import pipeline
+    from workbook import pipeline, pipeline_run
     settings = load_settings({}, store=tmp_path / "store")
     ran = []
     def run_definition(definition, settings, parameters, **kwargs):
         ran.append(definition["Steps"][0]["Name"])
         return {"PipelineExecutionStatus": "Succeeded"}
-    monkeypatch.setattr(pipeline, "_local_engine", lambda: run_definition)
+    monkeypatch.setattr(pipeline_run, "_local_engine", lambda: run_definition)
     before = _images()
     code = pipeline.run_pipeline(pipeline.get_pipeline(settings=settings, code_dir=code_snapshot(tmp_path)), settings)
     assert (code, ran) == (0, ["PreprocessData"])

@@ -34,8 +34,17 @@ def _run(args) -> int:
     "Run the pipeline on the configured target."
     settings = _settings(args)
     params = parse_params(args.param)
-    from workbook import pipeline
-    return pipeline.run_pipeline(pipeline.get_pipeline(settings=settings), settings, parameters=params, resume=args.resume)
+    if settings.target != "local":
+        from workbook import pipeline
+        return pipeline.run_pipeline(pipeline.get_pipeline(settings=settings), settings, parameters=params, resume=args.resume)
+    from workbook.pipeline_run import local_definition, run_local
+    def build():
+        from workbook import pipeline
+        built = pipeline.get_pipeline(settings=settings)
+        return built.name, built.definition()
+    name, definition, kept = local_definition(settings, build)
+    if kept: print("Pipeline definition unchanged (code, settings, SDK): reusing the one built before")
+    return run_local(definition, name, settings, params, resume=args.resume, redraw=not kept)
 
 def _definition(args) -> int:
     "Print the pipeline definition JSON."

@@ -21,7 +21,6 @@ import shutil
 import sys
 import tarfile
 import tempfile
-import threading
 import warnings
 from pathlib import Path
 
@@ -50,23 +49,22 @@ from sagemaker.workflow.steps import CacheConfig, ProcessingStep, TrainingStep, 
 
 from .config import ROOT, SKLEARN_VERSION, TENSORFLOW_VERSION, Settings, WorkbookError, is_s3, load_settings, s3_to_local
 from .evaluation import ACCURACY_JSON_PATH, EVALUATION_FILE, gate_message_parts
+from .pipeline_run import CODE_DIR, _local_engine, run_local, stage_input  # CODE_DIR: the source folder every job receives
 from .preprocessing import BASELINE_OUTPUT, SPLITS, TRANSFORMER_OUTPUT
 from .tracking import tracking_environment
 from .training import METRIC_DEFINITIONS, Hyperparameters
 from .tuning import TUNING_SPEC, parameter_ranges, tuner_arguments
 
 # %% auto #0
-__all__ = ['CODE_DIR', 'TELEMETRY_OPT_OUT', 'APPROVAL_STATUSES', 'FRAMEWORKS', 'PREPROCESS_OUTPUTS', 'BASELINE_FILES',
-           'CONTENT_TYPES', 'pack_source', 'LocalStoreSession', 'get_pipeline_session', 'pipeline_session',
-           'upload_source', 'pipeline_parameters', 'StepContext', 'preprocess_step', 'WorkbookPipeline',
-           'baseline_step', 'training_estimator', 'training_inputs', 'train_step', 'tune_step', 'model_artifact',
-           'evaluate_step', 'accuracy', 'register_step', 'fail_step', 'gate_steps', 'get_pipeline', 'definition_json',
-           'flatten_steps', 'pipeline_edges', 'draw_pipeline_graph', 'convert_struct', 'get_pipeline_driver',
-           'pipeline_module', 'get_pipeline_definition_main', 'run_pipeline', 'run_pipeline_main']
+__all__ = ['TELEMETRY_OPT_OUT', 'APPROVAL_STATUSES', 'FRAMEWORKS', 'PREPROCESS_OUTPUTS', 'BASELINE_FILES', 'CONTENT_TYPES',
+           'pack_source', 'LocalStoreSession', 'get_pipeline_session', 'pipeline_session', 'upload_source',
+           'pipeline_parameters', 'StepContext', 'preprocess_step', 'WorkbookPipeline', 'baseline_step',
+           'training_estimator', 'training_inputs', 'train_step', 'tune_step', 'model_artifact', 'evaluate_step',
+           'accuracy', 'register_step', 'fail_step', 'gate_steps', 'get_pipeline', 'definition_json', 'flatten_steps',
+           'pipeline_edges', 'draw_pipeline_graph', 'convert_struct', 'get_pipeline_driver', 'pipeline_module',
+           'get_pipeline_definition_main', 'run_pipeline', 'run_pipeline_main']
 
 # %% ../../nbs/08_pipeline.ipynb #7fedcc6a
-CODE_DIR = ROOT / "code"  # the source folder every job receives; the package `workbook` lives inside it
-
 def _is_shipped(relative: Path) -> bool:
     "Does the file at `relative` (inside the code folder) belong in the job's source archive?"
     skip_dir = lambda part: part.startswith(".") or part == "__pycache__" or part.endswith(".egg-info")
@@ -568,40 +566,6 @@ def _run_parser() -> argparse.ArgumentParser:
     p.add_argument("-description", "--description", dest="description", default=None, help="pipeline description")
     return p
 
-def _stage_input(definition: dict, settings: Settings, bundled: bool | Path = True):
-    "Copy the bundled data (True: penguins.csv, or this file) to the default InputDataUrl unless something is there; with none, it must be there."
-    from workbook.config import DATA_FILE
-    url = next((p.get("DefaultValue") for p in definition["Parameters"] if p["Name"] == "InputDataUrl"), None)
-    if not url or not is_s3(url): return
-    data_file = DATA_FILE if bundled is True else Path(bundled) if bundled else None
-    if data_file is None:
-        if settings.target == "local" and not s3_to_local(url, settings).exists():
-            raise WorkbookError(f"input {url} is missing: put the file at {s3_to_local(url, settings)}")
-        return
-    if settings.target == "sagemaker":
-        import awswrangler as wr
-        if not wr.s3.does_object_exist(url): wr.s3.upload(str(data_file), url)
-        return
-    dest = s3_to_local(url, settings)
-    if not dest.exists(): dest.parent.mkdir(parents=True, exist_ok=True); shutil.copyfile(data_file, dest)
-
-def _local_engine():
-    "The local engine's `run_definition`, or a WorkbookError saying it is missing."
-    try: from workbook.local.engine import run_definition
-    except ImportError as e: raise WorkbookError(f"the local engine is not available (workbook.local.engine: {e}); set WORKBOOK_TARGET=sagemaker to run on SageMaker") from None
-    return run_definition
-
-def _prepare_tracking(settings: Settings) -> threading.Thread | None:
-    "Local target, new store: create the MLflow store in the background while the first steps run (jobs wait for it)."
-    if settings.target != "local" or (Path(settings.store) / "mlflow" / "mlflow.db").exists(): return None
-    from workbook.tracking import configure_tracking
-    def create():
-        try: configure_tracking(settings)
-        except Exception: pass  # the jobs report tracking problems themselves
-    thread = threading.Thread(target=create, name="mlflow-store", daemon=True)
-    thread.start()
-    return thread
-
 def run_pipeline(pipeline: Pipeline, # the pipeline to run (`get_pipeline(...)`)
                  settings: Settings, # the target decides where it runs
                  parameters: dict | None = None, # pipeline parameter values for this execution
@@ -615,26 +579,14 @@ def run_pipeline(pipeline: Pipeline, # the pipeline to run (`get_pipeline(...)`)
                 ) -> int:
     "Run `pipeline` on the local engine (drawing its graph), or upsert and start it on SageMaker Pipelines; 0 if the execution succeeded."
     if settings.target == "local":
-        run_definition = _local_engine()
-        definition = json.loads(pipeline.definition())
-        _stage_input(definition, settings, bundled_data)
-        if graph: draw_pipeline_graph(definition, settings.figures / "pipeline.png")
-        from workbook.registry import register_model_package
-        from workbook.tuning import run_tuning_job
-        tracking = _prepare_tracking(settings)
-        try:
-            record = run_definition(definition, settings, parameters, resume=resume, pipeline_name=pipeline.name,
-                                    tuner=run_tuning_job, registry=register_model_package, job_variables=job_variables,
-                                    max_parallel=settings.max_parallel_steps or None)
-        finally:
-            if tracking is not None: tracking.join()  # never leave the store half created
-        return 0 if record.get("PipelineExecutionStatus") == "Succeeded" else 1
+        return run_local(json.loads(pipeline.definition()), pipeline.name, settings, parameters, resume=resume,
+                         job_variables=job_variables, bundled_data=bundled_data, graph=graph)
     if resume: raise WorkbookError("--resume works on the local target; on SageMaker use `aws sagemaker retry-pipeline-execution`")
     with _building():
         print("###### Creating/updating a SageMaker Pipeline with the following definition:")
         definition = json.loads(pipeline.definition())
         print(json.dumps(definition, indent=2, sort_keys=True))
-        _stage_input(definition, settings, bundled_data)
+        stage_input(definition, settings, bundled_data)
         response = pipeline.upsert(role_arn=role_arn or settings.role, description=description, tags=tags)
     print("\n###### Created/Updated SageMaker Pipeline: Response received:")
     print(response)
@@ -655,7 +607,7 @@ def run_pipeline_main(argv: list[str] | None = None, # command-line arguments, d
         settings = load_settings()
         if settings.target == "sagemaker" and not args.role_arn:
             parser.print_help(); raise SystemExit(2)
-        if settings.target == "local": _local_engine()
+        if settings.target == "local": _local_engine()  # says so at once if the engine is missing
         own = args.module_name == "workbook.pipeline"
         with _local_aws_for(args.module_name, settings) as aws:
             pipeline = get_pipeline_driver(args.module_name, args.kwargs)
