@@ -206,7 +206,7 @@ _UV_INSTALL = ["pip", "install", "--quiet", "--compile-bytecode"]  # bytecode co
 
 def environment_path(env: ImageEnvironment, requirements: str, root: Path) -> Path:
     "The folder of the environment of `env` with `requirements` on top (the hash covers both, the host Python and how it installs)."
-    key = json.dumps([env.requirements(), requirements, sys.version.split()[0], _UV_INSTALL])
+    key = json.dumps([env.requirements(), requirements, sys.version.split()[0], _UV_INSTALL, "compileall"])
     return Path(root) / f"{env.name}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
 
@@ -235,6 +235,8 @@ def build_environment(env: ImageEnvironment, # the image's libraries
                 _run_uv([*_UV_INSTALL, "--python", python, "-r", folder / "requirements.txt"],
                         f"the shipped requirements.txt on {env.name}")
             packages = _run_uv(["pip", "freeze", "--python", python], f"the package list of {env.name}").split()
+            # pip, setuptools and wheel come with the environment uncompiled: jobs run pip (requirements.txt) at each start
+            subprocess.run([str(python), "-m", "compileall", "-q", "-j", "0", str(folder / "lib")], capture_output=True)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
