@@ -281,12 +281,11 @@ def _offline_table(records: pd.DataFrame, group: dict, written: datetime, delete
     return pa.table(columns, schema=schema)
 
 # %% ../../nbs/01a_feature_store.ipynb #eda8113f
-def _write_offline(records: pd.DataFrame, group: dict, written: datetime, settings: Settings,
-                   deleted: bool = False) -> list[Path]:
+def _write_offline(table, # the records in the offline store's schema (`_offline_table`)
+                   group: dict, written: datetime, settings: Settings) -> list[Path]:
     "Append records to the local offline store: one Parquet file per hour of event time."
     import pyarrow.parquet as pq
-    table = _offline_table(records, group, written, deleted)
-    hours = (records[EVENT_TIME].to_numpy(dtype="float64") // 3600).astype("int64")
+    hours = (table[EVENT_TIME].to_numpy().astype("float64") // 3600).astype("int64")
     order = np.argsort(hours, kind="stable")
     bounds = np.flatnonzero(np.diff(hours[order])) + 1
     root = s3_to_local(group["OfflineStoreConfig"]["S3StorageConfig"]["ResolvedOutputS3Uri"], settings)
@@ -303,20 +302,30 @@ def _write_offline(records: pd.DataFrame, group: dict, written: datetime, settin
     return files
 
 # %% ../../nbs/01a_feature_store.ipynb #169f5453
-def _online_db(name: str, settings: Settings) -> sqlite3.Connection:
+def _online_db(group: dict, settings: Settings) -> sqlite3.Connection:
     "The local online store of a feature group (created on first use)."
-    folder = _group_folder(name, settings)
+    folder = _group_folder(group["FeatureGroupName"], settings)
     folder.mkdir(parents=True, exist_ok=True)
     con = sqlite3.connect(folder / "online.db")
     con.execute("PRAGMA journal_mode = WAL")
-    con.execute("CREATE TABLE IF NOT EXISTS records (record_id TEXT PRIMARY KEY, event_time REAL, record TEXT)")
+    key = "INTEGER" if _feature_types(group)[RECORD_ID] == "Integral" else "TEXT"
+    con.execute(f"CREATE TABLE IF NOT EXISTS records (record_id {key} PRIMARY KEY, event_time REAL, record TEXT)")
     return con
 
-def _write_online(records: pd.DataFrame, name: str, settings: Settings):
+def _feature_types(group: dict) -> dict[str, str]:
+    "Feature name -> Feature Store type of a feature group."
+    return {d["FeatureName"]: d["FeatureType"] for d in group["FeatureDefinitions"]}
+
+def _write_online(table, group: dict, settings: Settings):
     "Upsert records into the local online store: a record replaces the stored one unless it is older."
-    lines = records.to_json(orient="records", lines=True, double_precision=15).splitlines()
-    rows = zip(records[RECORD_ID].astype(str).tolist(), records[EVENT_TIME].astype(float).tolist(), lines)
-    con = _online_db(name, settings)
+    import duckdb
+    features = ", ".join(f'"{name}"' for name in _feature_types(group))
+    batch = duckdb.connect()
+    batch.register("batch", table)
+    rows = batch.execute(f'SELECT "{RECORD_ID}", "{EVENT_TIME}", to_json(r) '
+                         f"FROM (SELECT {features} FROM batch) AS r").fetchall()
+    batch.close()
+    con = _online_db(group, settings)
     try:
         with con:
             con.executemany("INSERT INTO records VALUES (?, ?, ?) ON CONFLICT(record_id) DO UPDATE SET "
@@ -341,14 +350,16 @@ def ingest(records: pd.DataFrame, # records with the group's features (`engineer
     if settings.target == "sagemaker":
         _sdk_feature_group(group, settings).ingest(records, max_workers=4, wait=True)
         return len(records)
-    _write_offline(records, group, written or utc_now(), settings)
-    _write_online(records, name, settings)
+    written = written or utc_now()
+    table = _offline_table(records, group, written)
+    _write_offline(table, group, written, settings)
+    _write_online(table, group, settings)
     return len(records)
 
 # %% ../../nbs/01a_feature_store.ipynb #ec2854f3
 def _as_string(value) -> str:
     "A feature value as the runtime API writes it."
-    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+    return str(value)
 
 def get_record(record_id, # the record identifier's value
                name: str = FEATURE_GROUP, # feature group name
@@ -363,9 +374,9 @@ def get_record(record_id, # the record identifier's value
         extra = {"FeatureNames": feature_names} if feature_names else {}
         return client.get_record(FeatureGroupName=name, RecordIdentifierValueAsString=str(record_id),
                                  **extra).get("Record")
-    describe_feature_group(name, settings)
-    con = _online_db(name, settings)
-    try: row = con.execute("SELECT record FROM records WHERE record_id = ?", (str(record_id),)).fetchone()
+    group = describe_feature_group(name, settings)
+    con = _online_db(group, settings)
+    try: row = con.execute("SELECT record FROM records WHERE record_id = ?", (record_id,)).fetchone()
     finally: con.close()
     if row is None: return None
     record = json.loads(row[0])
@@ -395,12 +406,12 @@ def delete_record(record_id, # the record identifier's value
         return
     group = describe_feature_group(name, settings)
     deletion = pd.DataFrame({RECORD_ID: [record_id], EVENT_TIME: [seconds]})
-    types = {d["FeatureName"]: d["FeatureType"] for d in group["FeatureDefinitions"]}
-    deletion = deletion.astype({RECORD_ID: _ARROW_TYPES[types[RECORD_ID]]})
-    _write_offline(deletion, group, written or utc_now(), settings, deleted=True)
-    con = _online_db(name, settings)
+    deletion = deletion.astype({RECORD_ID: _ARROW_TYPES[_feature_types(group)[RECORD_ID]]})
+    written = written or utc_now()
+    _write_offline(_offline_table(deletion, group, written, deleted=True), group, written, settings)
+    con = _online_db(group, settings)
     try:
-        with con: con.execute("DELETE FROM records WHERE record_id = ? AND event_time <= ?", (str(record_id), seconds))
+        with con: con.execute("DELETE FROM records WHERE record_id = ? AND event_time <= ?", (record_id, seconds))
     finally: con.close()
 
 # %% ../../nbs/01a_feature_store.ipynb #9537ed2b
