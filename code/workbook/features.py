@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import (DATA_FILE, NUMERIC_FEATURES, TARGET, Settings, WorkbookError, load_settings,
+from .config import (COLUMNS, DATA_FILE, NUMERIC_FEATURES, TARGET, Settings, WorkbookError, load_settings,
                              s3_to_local, utc_now, write_json_atomic)
 from .eda import clean_penguins, read_table, validate_penguins
 
@@ -23,7 +23,7 @@ __all__ = ['LAKE_DATABASE', 'FEATURE_DATABASE', 'RECORD_ID', 'EVENT_TIME', 'FEAT
            'register_table', 'catalog_tables', 'lake_uri', 'write_lake_table', 'duckdb_connection', 'query',
            'engineer_features', 'feature_group_request', 'describe_feature_group', 'create_feature_group',
            'sdk_create_arguments', 'ingest', 'get_record', 'record_dict', 'delete_record', 'point_in_time_sql',
-           'training_set', 'point_in_time_pandas']
+           'training_set', 'point_in_time_pandas', 'offline_store_uri', 'read_offline_store', 'publish_penguins']
 
 # %% ../../nbs/01a_feature_store.ipynb #f05527f8
 LAKE_DATABASE = "penguins_lake"  # the catalog database of the raw tables
@@ -459,3 +459,34 @@ def point_in_time_pandas(offline: pd.DataFrame, # the offline store's rows
     latest = seen.drop_duplicates(RECORD_ID, keep="last")
     latest = latest[~latest.is_deleted.astype(bool)]
     return latest.drop(columns=list(OFFLINE_COLUMNS)).sort_values(RECORD_ID).reset_index(drop=True)
+
+# %% ../../nbs/01a_feature_store.ipynb #ff005bd8
+def offline_store_uri(name: str = FEATURE_GROUP, # feature group name
+                      settings: Settings | None = None, # default `load_settings()`
+                     ) -> str:
+    "The S3 prefix of the group's offline store (a pipeline's `InputDataUrl` for training from the group)."
+    group = describe_feature_group(name, settings)
+    return group["OfflineStoreConfig"]["S3StorageConfig"]["ResolvedOutputS3Uri"].rstrip("/") + "/"
+
+# %% ../../nbs/01a_feature_store.ipynb #2a044a5e
+def read_offline_store(folder: str | Path, # a folder holding a feature group's offline store files
+                       as_of: datetime | None = None, # the time the table shows (default now)
+                      ) -> pd.DataFrame:
+    "The penguins table as of `as_of` from offline store Parquet files, every column as text like the CSV."
+    files = sorted(Path(folder).rglob("*.parquet"))
+    if not files: raise WorkbookError(f"no offline store Parquet files in {folder}")
+    latest = point_in_time_pandas(pd.concat([pd.read_parquet(f) for f in files], ignore_index=True), as_of or utc_now())
+    return pd.DataFrame({c: latest[c].map(lambda v: "" if pd.isna(v) else str(v)) for c in COLUMNS})
+
+# %% ../../nbs/01a_feature_store.ipynb #d5411f55
+def publish_penguins(name: str = FEATURE_GROUP, # feature group name
+                     settings: Settings | None = None, # default `load_settings()`
+                     event_time: datetime | None = None, # the records' event time (default now)
+                    ) -> str:
+    "Create the feature group if needed, ingest the bundled penguins; the offline store's S3 prefix."
+    settings = settings or load_settings()
+    records = engineer_features(clean_penguins(validate_penguins(read_table(DATA_FILE))), event_time or utc_now())
+    try: describe_feature_group(name, settings)
+    except WorkbookError: create_feature_group(feature_group_request(records, name, settings), settings)
+    ingest(records, name, settings)
+    return offline_store_uri(name, settings)
