@@ -127,7 +127,8 @@ def query(sql: str, # Athena (Trino) SQL; tables as `database.table`, or unquali
     settings = settings or load_settings()
     if settings.target == "sagemaker":
         import awswrangler as wr
-        return wr.athena.read_sql_query(sql, database=database, ctas_approach=False)
+        return wr.athena.read_sql_query(sql, database=database, ctas_approach=False,
+                                        s3_output=f"s3://{settings.bucket}/athena-results/")
     con = duckdb_connection(settings, database)
     try: return con.execute(sql).df()
     finally: con.close()
@@ -338,6 +339,7 @@ def ingest(records: pd.DataFrame, # records with the group's features (`engineer
            name: str = FEATURE_GROUP, # feature group name
            settings: Settings | None = None, # default `load_settings()`
            written: datetime | None = None, # the write time the offline store records (default now)
+           workers: int = 1, # sagemaker target: the SDK's ingestion threads (more than one runs a process pool)
           ) -> int:
     "Put `records` into the feature group's offline and online stores; how many."
     settings = settings or load_settings()
@@ -348,7 +350,7 @@ def ingest(records: pd.DataFrame, # records with the group's features (`engineer
     if records[[RECORD_ID, EVENT_TIME]].isna().any().any():
         raise WorkbookError(f"feature group {name}: every record needs a {RECORD_ID} and an {EVENT_TIME}")
     if settings.target == "sagemaker":
-        _sdk_feature_group(group, settings).ingest(records, max_workers=4, wait=True)
+        _sdk_feature_group(group, settings).ingest(records, max_workers=workers, wait=True)
         return len(records)
     written = written or utc_now()
     table = _offline_table(records, group, written)
