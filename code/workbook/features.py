@@ -137,7 +137,7 @@ def query(sql: str, # Athena (Trino) SQL; tables as `database.table`, or unquali
 RECORD_ID = "penguin_id"  # the record identifier feature
 EVENT_TIME = "event_time"  # the event time feature (Unix seconds)
 
-def _seconds(t: datetime | float | str) -> float:
+def _unix_seconds(t: datetime | float | str) -> float:
     "Unix seconds of a timezone-aware time, an ISO 8601 string, or seconds."
     if isinstance(t, str): t = datetime.fromisoformat(t.replace("Z", "+00:00"))
     if isinstance(t, datetime):
@@ -151,7 +151,7 @@ def engineer_features(penguins: pd.DataFrame, # the cleaned table (`clean_pengui
                      ) -> pd.DataFrame:
     "The feature group's records: an identifier, an event time, the cleaned columns and two shape ratios."
     out = pd.DataFrame({RECORD_ID: np.arange(1, len(penguins) + 1) if ids is None else ids}).astype("int64")
-    out[EVENT_TIME] = _seconds(event_time)
+    out[EVENT_TIME] = _unix_seconds(event_time)
     body = penguins.reset_index(drop=True)
     for col in body.columns: out[col] = body[col].astype("float64" if col in NUMERIC_FEATURES else "object")
     out["culmen_ratio"] = (body.culmen_length_mm / body.culmen_depth_mm).round(4)
@@ -399,7 +399,7 @@ def delete_record(record_id, # the record identifier's value
                  ):
     "Delete a record: gone from the online store, a deletion row (`is_deleted`) in the offline store."
     settings = settings or load_settings()
-    seconds = _seconds(event_time)
+    seconds = _unix_seconds(event_time)
     if settings.target == "sagemaker":
         import boto3
         client = boto3.client("sagemaker-featurestore-runtime", region_name=settings.region)
@@ -432,7 +432,7 @@ def point_in_time_sql(table: str, # the offline store's table
             f'  SELECT *, row_number() OVER (PARTITION BY "{RECORD_ID}"\n'
             f'    ORDER BY "{EVENT_TIME}" DESC, api_invocation_time DESC, write_time DESC) AS row_num\n'
             f'  FROM "{database}"."{table}"\n'
-            f'  WHERE "{EVENT_TIME}" <= {_seconds(as_of)!r} AND write_time <= {_sql_timestamp(as_of)}\n'
+            f'  WHERE "{EVENT_TIME}" <= {_unix_seconds(as_of)!r} AND write_time <= {_sql_timestamp(as_of)}\n'
             f') AS latest\n'
             f'WHERE row_num = 1 AND NOT is_deleted\n'
             f'ORDER BY "{RECORD_ID}"')
@@ -456,7 +456,7 @@ def point_in_time_pandas(offline: pd.DataFrame, # the offline store's rows
                         ) -> pd.DataFrame:
     "The point-in-time training set computed with pandas (the reference for `point_in_time_sql`)."
     stamp = pd.Timestamp(as_of.astimezone(timezone.utc).replace(tzinfo=None))
-    seen = offline[(offline[EVENT_TIME] <= _seconds(as_of)) & (offline.write_time <= stamp)]
+    seen = offline[(offline[EVENT_TIME] <= _unix_seconds(as_of)) & (offline.write_time <= stamp)]
     seen = seen.sort_values([EVENT_TIME, "api_invocation_time", "write_time"], kind="stable")
     latest = seen.drop_duplicates(RECORD_ID, keep="last")
     latest = latest[~latest.is_deleted.astype(bool)]
