@@ -20,12 +20,13 @@ prints a table. Targets for ours: ingest and training set each < 10 s at 1,000,0
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+
+from measured import measured_run
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "feature_store.json"
@@ -143,17 +144,9 @@ RUNS = {"ingest-ours": ingest_ours, "ingest-baseline": ingest_baseline,
 
 def measure(kind: str, folder: Path) -> dict:
     "Run one implementation in a subprocess; its wall time, work time, peak RSS, and what it printed."
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "code")}
-    start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, __file__, "--run", kind, "--folder", str(folder)], stdout=subprocess.PIPE, env=env)
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status): raise SystemExit(f"{kind} run failed")
-    result = json.loads(out.decode().strip().splitlines()[-1])
+    result = measured_run(Path(__file__), kind, folder)
     print(f"{kind}: {result['work_seconds']:.2f} s", flush=True)
-    return {"seconds": round(seconds, 3), "work_seconds": round(result.pop("work_seconds"), 3),
-            "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3), "peak_rss_mib": round(usage.ru_maxrss / 1024, 1), **result}
+    return result
 
 
 def main(argv=None) -> int:
