@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import (COLUMNS, DATA_FILE, NUMERIC_FEATURES, TARGET, Settings, WorkbookError, load_settings,
+from .config import (COLUMNS, DATA_FILE, FEATURES, NUMERIC_FEATURES, TARGET, Settings, WorkbookError, load_settings,
                              s3_to_local, utc_now, write_json_atomic)
 from .eda import clean_penguins, read_table, validate_penguins
 
@@ -23,7 +23,8 @@ __all__ = ['LAKE_DATABASE', 'FEATURE_DATABASE', 'RECORD_ID', 'EVENT_TIME', 'FEAT
            'register_table', 'catalog_tables', 'lake_uri', 'write_lake_table', 'duckdb_connection', 'query',
            'engineer_features', 'feature_group_request', 'describe_feature_group', 'create_feature_group',
            'sdk_create_arguments', 'ingest', 'get_record', 'record_dict', 'delete_record', 'point_in_time_sql',
-           'training_set', 'point_in_time_pandas', 'offline_store_uri', 'read_offline_store', 'publish_penguins']
+           'training_set', 'point_in_time_pandas', 'offline_store_uri', 'read_offline_store', 'publish_penguins',
+           'inference_request']
 
 # %% ../../nbs/01a_feature_store.ipynb #f05527f8
 LAKE_DATABASE = "penguins_lake"  # the catalog database of the raw tables
@@ -297,7 +298,7 @@ def _write_offline(table, # the records in the offline store's schema (`_offline
         hour = datetime.fromtimestamp(int(hours[part[0]]) * 3600, timezone.utc)
         folder = root / f"year={hour:%Y}/month={hour:%m}/day={hour:%d}/hour={hour:%H}"
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{stamp}_{secrets.token_urlsafe(12)[:16]}.parquet"
+        path = folder / f"{stamp}_{secrets.token_hex(8)}.parquet"
         pq.write_table(table.take(part), path)
         files.append(path)
     return files
@@ -492,3 +493,19 @@ def publish_penguins(name: str = FEATURE_GROUP, # feature group name
     except WorkbookError: create_feature_group(feature_group_request(records, name, settings), settings)
     ingest(records, name, settings)
     return offline_store_uri(name, settings)
+
+# %% ../../nbs/01a_feature_store.ipynb #1f9687ab
+def inference_request(record_ids: list, # identifiers of the penguins to classify
+                      name: str = FEATURE_GROUP, # feature group name
+                      settings: Settings | None = None, # default `load_settings()`
+                     ) -> dict:
+    "The endpoint's JSON request for the penguins `record_ids`, their features read from the online store."
+    settings = settings or load_settings()
+    types = _feature_types(describe_feature_group(name, settings))
+    convert = {"Integral": int, "Fractional": float, "String": str}
+    instances = []
+    for record_id in record_ids:
+        record = record_dict(get_record(record_id, name, FEATURES, settings))
+        if not record: raise WorkbookError(f"feature group {name}: no record {record_id} in the online store")
+        instances.append({f: convert[types[f]](record[f]) if f in record else None for f in FEATURES})
+    return {"instances": instances}
