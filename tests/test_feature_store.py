@@ -238,3 +238,19 @@ def test_point_in_time_sql_gives_the_same_training_set_on_both_targets(aws, tmp_
     assert len(on_local) == len(records) - 1  # penguin 2 was deleted
     assert on_local.set_index("penguin_id").culmen_length_mm[[1, 3]].tolist() == [50.0, 50.0]  # the corrections
     assert len(fake.queries) == 3 and all("row_number() OVER" in q for q in fake.queries)
+
+
+@pytest.mark.slow
+def test_pipeline_trains_from_the_feature_group(store):
+    "`workbook run` with InputDataUrl at the feature group's offline store: the preprocessing reads it, the lineage names it."
+    from conftest import run_cli
+    from workbook.config import load_settings
+    from workbook.features import publish_penguins
+    uri = publish_penguins(settings=load_settings({}, store=store))
+    env = {"WORKBOOK_STORE": str(store), "WORKBOOK_SEED": "42"}
+    run = run_cli("run", "--param", f"InputDataUrl={uri}", env=env, timeout=900)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    logs = "".join(p.read_text() for p in (store / "executions").rglob("logs/penguins-preprocess-*.log"))
+    assert "preprocessing: rows=342" in logs
+    lineage = run_cli("lineage", "1", env=env, check=True).stdout
+    assert "offline-store/penguins-features-" in lineage, lineage
