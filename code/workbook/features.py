@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -304,12 +305,28 @@ def _write_offline(table, # the records in the offline store's schema (`_offline
     return files
 
 # %% ../../nbs/01a_feature_store.ipynb #169f5453
+def _json_lists(table, # an Arrow table
+                types: dict[str, str], # its columns to encode -> Feature Store type
+               ) -> list[str]:
+    "Each row of `table` as a JSON list of its values as strings (null where missing), built column-wise."
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    parts = []
+    for name, kind in types.items():
+        text = pc.cast(table[name], pa.string())
+        if kind == "String":  # only text can hold a quote or a backslash
+            text = pc.replace_substring(pc.replace_substring(text, "\\", "\\\\"), '"', '\\"')
+        parts.append(pc.fill_null(pc.binary_join_element_wise('"', text, '"', ""), "null"))
+    return pc.binary_join_element_wise("[", pc.binary_join_element_wise(*parts, ","), "]", "").to_pylist()
+
+# %% ../../nbs/01a_feature_store.ipynb #e2da1b01
 def _online_db(group: dict, settings: Settings) -> sqlite3.Connection:
     "The local online store of a feature group (created on first use)."
     folder = _group_folder(group["FeatureGroupName"], settings)
     folder.mkdir(parents=True, exist_ok=True)
     con = sqlite3.connect(folder / "online.db")
     con.execute("PRAGMA journal_mode = WAL")
+    con.execute("PRAGMA synchronous = NORMAL")  # with WAL: a commit survives a crash of the process
     key = "INTEGER" if _feature_types(group)[RECORD_ID] == "Integral" else "TEXT"
     con.execute(f"CREATE TABLE IF NOT EXISTS records (record_id {key} PRIMARY KEY, event_time REAL, record TEXT)")
     return con
@@ -320,13 +337,7 @@ def _feature_types(group: dict) -> dict[str, str]:
 
 def _write_online(table, group: dict, settings: Settings):
     "Upsert records into the local online store: a record replaces the stored one unless it is older."
-    import duckdb
-    features = ", ".join(f'"{name}"' for name in _feature_types(group))
-    batch = duckdb.connect()
-    batch.register("batch", table)
-    rows = batch.execute(f'SELECT "{RECORD_ID}", "{EVENT_TIME}", to_json(r) '
-                         f"FROM (SELECT {features} FROM batch) AS r").fetchall()
-    batch.close()
+    rows = zip(table[RECORD_ID].to_pylist(), table[EVENT_TIME].to_pylist(), _json_lists(table, _feature_types(group)))
     con = _online_db(group, settings)
     try:
         with con:
@@ -335,7 +346,7 @@ def _write_online(table, group: dict, settings: Settings):
                             "WHERE excluded.event_time >= records.event_time", rows)
     finally: con.close()
 
-# %% ../../nbs/01a_feature_store.ipynb #1e90ad01
+# %% ../../nbs/01a_feature_store.ipynb #7ea0d233
 def ingest(records: pd.DataFrame, # records with the group's features (`engineer_features`)
            name: str = FEATURE_GROUP, # feature group name
            settings: Settings | None = None, # default `load_settings()`
@@ -355,15 +366,13 @@ def ingest(records: pd.DataFrame, # records with the group's features (`engineer
         return len(records)
     written = written or utc_now()
     table = _offline_table(records, group, written)
-    _write_offline(table, group, written, settings)
-    _write_online(table, group, settings)
+    with ThreadPoolExecutor(1) as pool:  # both stores at once: pyarrow and SQLite release the GIL while they write
+        offline = pool.submit(_write_offline, table, group, written, settings)
+        _write_online(table, group, settings)
+        offline.result()
     return len(records)
 
-# %% ../../nbs/01a_feature_store.ipynb #ec2854f3
-def _as_string(value) -> str:
-    "A feature value as the runtime API writes it."
-    return str(value)
-
+# %% ../../nbs/01a_feature_store.ipynb #baa37109
 def get_record(record_id, # the record identifier's value
                name: str = FEATURE_GROUP, # feature group name
                feature_names: list[str] | None = None, # only these features (default all)
@@ -382,16 +391,16 @@ def get_record(record_id, # the record identifier's value
     try: row = con.execute("SELECT record FROM records WHERE record_id = ?", (record_id,)).fetchone()
     finally: con.close()
     if row is None: return None
-    record = json.loads(row[0])
-    return [{"FeatureName": k, "ValueAsString": _as_string(v)} for k, v in record.items()
+    values = zip(_feature_types(group), json.loads(row[0], strict=False))
+    return [{"FeatureName": k, "ValueAsString": v} for k, v in values
             if v is not None and (feature_names is None or k in feature_names)]
 
-# %% ../../nbs/01a_feature_store.ipynb #d344bff5
+# %% ../../nbs/01a_feature_store.ipynb #fbc57c3b
 def record_dict(record: list[dict] | None) -> dict:
     "`{name: value as string}` of a GetRecord answer (empty for none)."
     return {f["FeatureName"]: f["ValueAsString"] for f in record or []}
 
-# %% ../../nbs/01a_feature_store.ipynb #9ee1acb2
+# %% ../../nbs/01a_feature_store.ipynb #84aa16e5
 def delete_record(record_id, # the record identifier's value
                   event_time: datetime | float | str, # when the deletion happened
                   name: str = FEATURE_GROUP, # feature group name
@@ -417,7 +426,7 @@ def delete_record(record_id, # the record identifier's value
         with con: con.execute("DELETE FROM records WHERE record_id = ? AND event_time <= ?", (record_id, seconds))
     finally: con.close()
 
-# %% ../../nbs/01a_feature_store.ipynb #9537ed2b
+# %% ../../nbs/01a_feature_store.ipynb #9ce06ca5
 def _sql_timestamp(t: datetime) -> str:
     "A SQL timestamp literal (UTC) that Athena and DuckDB read alike."
     return f"timestamp '{t.astimezone(timezone.utc).strftime('%Y-%m-%d %H:%M:%S.%f')[:-3]}'"
@@ -438,7 +447,7 @@ def point_in_time_sql(table: str, # the offline store's table
             f'WHERE row_num = 1 AND NOT is_deleted\n'
             f'ORDER BY "{RECORD_ID}"')
 
-# %% ../../nbs/01a_feature_store.ipynb #9ce06ca5
+# %% ../../nbs/01a_feature_store.ipynb #fb4e3c82
 def training_set(as_of: datetime | None = None, # the time the set shows (default now)
                  name: str = FEATURE_GROUP, # feature group name
                  settings: Settings | None = None, # default `load_settings()`
@@ -451,7 +460,7 @@ def training_set(as_of: datetime | None = None, # the time the set shows (defaul
     sql = point_in_time_sql(catalog["TableName"], as_of or utc_now(), names, catalog["Database"])
     return query(sql, catalog["Database"], settings).reset_index(drop=True)
 
-# %% ../../nbs/01a_feature_store.ipynb #f08b97cb
+# %% ../../nbs/01a_feature_store.ipynb #ff005bd8
 def point_in_time_pandas(offline: pd.DataFrame, # the offline store's rows
                          as_of: datetime, # the time the set shows
                         ) -> pd.DataFrame:
@@ -463,7 +472,7 @@ def point_in_time_pandas(offline: pd.DataFrame, # the offline store's rows
     latest = latest[~latest.is_deleted.astype(bool)]
     return latest.drop(columns=list(OFFLINE_COLUMNS)).sort_values(RECORD_ID).reset_index(drop=True)
 
-# %% ../../nbs/01a_feature_store.ipynb #ff005bd8
+# %% ../../nbs/01a_feature_store.ipynb #f6f6c335
 def offline_store_uri(name: str = FEATURE_GROUP, # feature group name
                       settings: Settings | None = None, # default `load_settings()`
                      ) -> str:
@@ -471,7 +480,7 @@ def offline_store_uri(name: str = FEATURE_GROUP, # feature group name
     group = describe_feature_group(name, settings)
     return group["OfflineStoreConfig"]["S3StorageConfig"]["ResolvedOutputS3Uri"].rstrip("/") + "/"
 
-# %% ../../nbs/01a_feature_store.ipynb #2a044a5e
+# %% ../../nbs/01a_feature_store.ipynb #d5411f55
 def read_offline_store(folder: str | Path, # a folder holding a feature group's offline store files
                        as_of: datetime | None = None, # the time the table shows (default now)
                       ) -> pd.DataFrame:
@@ -481,7 +490,7 @@ def read_offline_store(folder: str | Path, # a folder holding a feature group's 
     latest = point_in_time_pandas(pd.concat([pd.read_parquet(f) for f in files], ignore_index=True), as_of or utc_now())
     return pd.DataFrame({c: latest[c].map(lambda v: "" if pd.isna(v) else str(v)) for c in COLUMNS})
 
-# %% ../../nbs/01a_feature_store.ipynb #d5411f55
+# %% ../../nbs/01a_feature_store.ipynb #1f9687ab
 def publish_penguins(name: str = FEATURE_GROUP, # feature group name
                      settings: Settings | None = None, # default `load_settings()`
                      event_time: datetime | None = None, # the records' event time (default now)
@@ -494,7 +503,7 @@ def publish_penguins(name: str = FEATURE_GROUP, # feature group name
     ingest(records, name, settings)
     return offline_store_uri(name, settings)
 
-# %% ../../nbs/01a_feature_store.ipynb #1f9687ab
+# %% ../../nbs/01a_feature_store.ipynb #bb5cd517
 def inference_request(record_ids: list, # identifiers of the penguins to classify
                       name: str = FEATURE_GROUP, # feature group name
                       settings: Settings | None = None, # default `load_settings()`
