@@ -305,21 +305,12 @@ def _write_offline(table, # the records in the offline store's schema (`_offline
     return files
 
 # %% ../../nbs/01a_feature_store.ipynb #169f5453
-def _json_lists(table, # an Arrow table
-                types: dict[str, str], # its columns to encode -> Feature Store type
-               ) -> list[str]:
-    "Each row of `table` as a JSON list of its values as strings (null where missing), built column-wise."
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    parts = []
-    for name, kind in types.items():
-        text = pc.cast(table[name], pa.string())
-        if kind == "String":  # only text can hold a quote or a backslash
-            text = pc.replace_substring(pc.replace_substring(text, "\\", "\\\\"), '"', '\\"')
-        parts.append(pc.fill_null(pc.binary_join_element_wise('"', text, '"', ""), "null"))
-    return pc.binary_join_element_wise("[", pc.binary_join_element_wise(*parts, ","), "]", "").to_pylist()
+_SQLITE_TYPES = {"Integral": "INTEGER", "Fractional": "REAL", "String": "TEXT"}
 
-# %% ../../nbs/01a_feature_store.ipynb #e2da1b01
+def _feature_types(group: dict) -> dict[str, str]:
+    "Feature name -> Feature Store type of a feature group."
+    return {d["FeatureName"]: d["FeatureType"] for d in group["FeatureDefinitions"]}
+
 def _online_db(group: dict, settings: Settings) -> sqlite3.Connection:
     "The local online store of a feature group (created on first use)."
     folder = _group_folder(group["FeatureGroupName"], settings)
@@ -327,26 +318,25 @@ def _online_db(group: dict, settings: Settings) -> sqlite3.Connection:
     con = sqlite3.connect(folder / "online.db")
     con.execute("PRAGMA journal_mode = WAL")
     con.execute("PRAGMA synchronous = NORMAL")  # with WAL: a commit survives a crash of the process
-    key = "INTEGER" if _feature_types(group)[RECORD_ID] == "Integral" else "TEXT"
-    con.execute(f"CREATE TABLE IF NOT EXISTS records (record_id {key} PRIMARY KEY, event_time REAL, record TEXT)")
+    columns = [f'"{name}" {_SQLITE_TYPES[kind]}' + (" PRIMARY KEY" if name == RECORD_ID else "")
+               for name, kind in _feature_types(group).items()]
+    con.execute(f"CREATE TABLE IF NOT EXISTS records ({', '.join(columns)})")
     return con
-
-def _feature_types(group: dict) -> dict[str, str]:
-    "Feature name -> Feature Store type of a feature group."
-    return {d["FeatureName"]: d["FeatureType"] for d in group["FeatureDefinitions"]}
 
 def _write_online(table, group: dict, settings: Settings):
     "Upsert records into the local online store: a record replaces the stored one unless it is older."
-    rows = zip(table[RECORD_ID].to_pylist(), table[EVENT_TIME].to_pylist(), _json_lists(table, _feature_types(group)))
+    names = list(_feature_types(group))
+    rows = zip(*[table[name].to_pylist() for name in names])
+    updates = ", ".join(f'"{n}" = excluded."{n}"' for n in names if n != RECORD_ID)
     con = _online_db(group, settings)
     try:
         with con:
-            con.executemany("INSERT INTO records VALUES (?, ?, ?) ON CONFLICT(record_id) DO UPDATE SET "
-                            "event_time = excluded.event_time, record = excluded.record "
-                            "WHERE excluded.event_time >= records.event_time", rows)
+            con.executemany(f"INSERT INTO records VALUES ({', '.join('?' * len(names))}) "
+                            f'ON CONFLICT("{RECORD_ID}") DO UPDATE SET {updates} '
+                            f'WHERE excluded."{EVENT_TIME}" >= records."{EVENT_TIME}"', rows)
     finally: con.close()
 
-# %% ../../nbs/01a_feature_store.ipynb #7ea0d233
+# %% ../../nbs/01a_feature_store.ipynb #1e90ad01
 def ingest(records: pd.DataFrame, # records with the group's features (`engineer_features`)
            name: str = FEATURE_GROUP, # feature group name
            settings: Settings | None = None, # default `load_settings()`
@@ -372,7 +362,7 @@ def ingest(records: pd.DataFrame, # records with the group's features (`engineer
         offline.result()
     return len(records)
 
-# %% ../../nbs/01a_feature_store.ipynb #baa37109
+# %% ../../nbs/01a_feature_store.ipynb #ec2854f3
 def get_record(record_id, # the record identifier's value
                name: str = FEATURE_GROUP, # feature group name
                feature_names: list[str] | None = None, # only these features (default all)
@@ -388,19 +378,18 @@ def get_record(record_id, # the record identifier's value
                                  **extra).get("Record")
     group = describe_feature_group(name, settings)
     con = _online_db(group, settings)
-    try: row = con.execute("SELECT record FROM records WHERE record_id = ?", (record_id,)).fetchone()
+    try: row = con.execute(f'SELECT * FROM records WHERE "{RECORD_ID}" = ?', (record_id,)).fetchone()
     finally: con.close()
     if row is None: return None
-    values = zip(_feature_types(group), json.loads(row[0], strict=False))
-    return [{"FeatureName": k, "ValueAsString": v} for k, v in values
+    return [{"FeatureName": k, "ValueAsString": str(v)} for k, v in zip(_feature_types(group), row)
             if v is not None and (feature_names is None or k in feature_names)]
 
-# %% ../../nbs/01a_feature_store.ipynb #fbc57c3b
+# %% ../../nbs/01a_feature_store.ipynb #d344bff5
 def record_dict(record: list[dict] | None) -> dict:
     "`{name: value as string}` of a GetRecord answer (empty for none)."
     return {f["FeatureName"]: f["ValueAsString"] for f in record or []}
 
-# %% ../../nbs/01a_feature_store.ipynb #84aa16e5
+# %% ../../nbs/01a_feature_store.ipynb #9ee1acb2
 def delete_record(record_id, # the record identifier's value
                   event_time: datetime | float | str, # when the deletion happened
                   name: str = FEATURE_GROUP, # feature group name
@@ -423,10 +412,10 @@ def delete_record(record_id, # the record identifier's value
     _write_offline(_offline_table(deletion, group, written, deleted=True), group, written, settings)
     con = _online_db(group, settings)
     try:
-        with con: con.execute("DELETE FROM records WHERE record_id = ? AND event_time <= ?", (record_id, seconds))
+        with con: con.execute(f'DELETE FROM records WHERE "{RECORD_ID}" = ? AND "{EVENT_TIME}" <= ?', (record_id, seconds))
     finally: con.close()
 
-# %% ../../nbs/01a_feature_store.ipynb #9ce06ca5
+# %% ../../nbs/01a_feature_store.ipynb #9537ed2b
 def _sql_timestamp(t: datetime) -> str:
     "A SQL timestamp literal (UTC) that Athena and DuckDB read alike."
     return f"timestamp '{t.astimezone(timezone.utc).strftime('%Y-%m-%d %H:%M:%S.%f')[:-3]}'"
@@ -447,7 +436,7 @@ def point_in_time_sql(table: str, # the offline store's table
             f'WHERE row_num = 1 AND NOT is_deleted\n'
             f'ORDER BY "{RECORD_ID}"')
 
-# %% ../../nbs/01a_feature_store.ipynb #fb4e3c82
+# %% ../../nbs/01a_feature_store.ipynb #9ce06ca5
 def training_set(as_of: datetime | None = None, # the time the set shows (default now)
                  name: str = FEATURE_GROUP, # feature group name
                  settings: Settings | None = None, # default `load_settings()`
@@ -460,7 +449,7 @@ def training_set(as_of: datetime | None = None, # the time the set shows (defaul
     sql = point_in_time_sql(catalog["TableName"], as_of or utc_now(), names, catalog["Database"])
     return query(sql, catalog["Database"], settings).reset_index(drop=True)
 
-# %% ../../nbs/01a_feature_store.ipynb #ff005bd8
+# %% ../../nbs/01a_feature_store.ipynb #f08b97cb
 def point_in_time_pandas(offline: pd.DataFrame, # the offline store's rows
                          as_of: datetime, # the time the set shows
                         ) -> pd.DataFrame:
@@ -472,7 +461,7 @@ def point_in_time_pandas(offline: pd.DataFrame, # the offline store's rows
     latest = latest[~latest.is_deleted.astype(bool)]
     return latest.drop(columns=list(OFFLINE_COLUMNS)).sort_values(RECORD_ID).reset_index(drop=True)
 
-# %% ../../nbs/01a_feature_store.ipynb #f6f6c335
+# %% ../../nbs/01a_feature_store.ipynb #ff005bd8
 def offline_store_uri(name: str = FEATURE_GROUP, # feature group name
                       settings: Settings | None = None, # default `load_settings()`
                      ) -> str:
@@ -480,7 +469,7 @@ def offline_store_uri(name: str = FEATURE_GROUP, # feature group name
     group = describe_feature_group(name, settings)
     return group["OfflineStoreConfig"]["S3StorageConfig"]["ResolvedOutputS3Uri"].rstrip("/") + "/"
 
-# %% ../../nbs/01a_feature_store.ipynb #d5411f55
+# %% ../../nbs/01a_feature_store.ipynb #2a044a5e
 def read_offline_store(folder: str | Path, # a folder holding a feature group's offline store files
                        as_of: datetime | None = None, # the time the table shows (default now)
                       ) -> pd.DataFrame:
@@ -490,7 +479,7 @@ def read_offline_store(folder: str | Path, # a folder holding a feature group's 
     latest = point_in_time_pandas(pd.concat([pd.read_parquet(f) for f in files], ignore_index=True), as_of or utc_now())
     return pd.DataFrame({c: latest[c].map(lambda v: "" if pd.isna(v) else str(v)) for c in COLUMNS})
 
-# %% ../../nbs/01a_feature_store.ipynb #1f9687ab
+# %% ../../nbs/01a_feature_store.ipynb #d5411f55
 def publish_penguins(name: str = FEATURE_GROUP, # feature group name
                      settings: Settings | None = None, # default `load_settings()`
                      event_time: datetime | None = None, # the records' event time (default now)
@@ -503,7 +492,7 @@ def publish_penguins(name: str = FEATURE_GROUP, # feature group name
     ingest(records, name, settings)
     return offline_store_uri(name, settings)
 
-# %% ../../nbs/01a_feature_store.ipynb #bb5cd517
+# %% ../../nbs/01a_feature_store.ipynb #1f9687ab
 def inference_request(record_ids: list, # identifiers of the penguins to classify
                       name: str = FEATURE_GROUP, # feature group name
                       settings: Settings | None = None, # default `load_settings()`
