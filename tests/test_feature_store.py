@@ -224,8 +224,8 @@ def test_point_in_time_sql_gives_the_same_training_set_on_both_targets(aws, tmp_
     s3 = boto3.client("s3", region_name=REGION)
     for f in sorted(folder.rglob("*.parquet")):
         s3.upload_file(str(f), BUCKET, uri.removeprefix(f"s3://{BUCKET}/") + "/" + f.relative_to(folder).as_posix())
-    catalog = described["OfflineStoreConfig"]["DataCatalogConfig"]
-    entry = json.loads((tmp_path / "local" / "catalog" / catalog["Database"] / f"{catalog['TableName']}.json").read_text())
+    catalog, local_catalog = (g["OfflineStoreConfig"]["DataCatalogConfig"] for g in (described, group))
+    entry = json.loads((tmp_path / "local" / "catalog" / local_catalog["Database"] / f"{local_catalog['TableName']}.json").read_text())
     glue = boto3.client("glue", region_name=REGION)
     glue.create_database(DatabaseInput={"Name": catalog["Database"]})
     glue.create_table(DatabaseName=catalog["Database"], TableInput={
