@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
@@ -224,7 +225,10 @@ def create_feature_group(request: dict, # a `CreateFeatureGroup` request (`featu
     name = request["FeatureGroupName"]
     if settings.target == "sagemaker":
         _sdk_feature_group(request, settings).create(**sdk_create_arguments(request))
-        return describe_feature_group(name, settings)
+        while (described := describe_feature_group(name, settings))["FeatureGroupStatus"] == "Creating": time.sleep(5)
+        if described["FeatureGroupStatus"] != "Created":
+            raise WorkbookError(f"feature group {name}: {described['FeatureGroupStatus']} ({described.get('FailureReason')})")
+        return described
     folder = _group_folder(name, settings)
     if (folder / "description.json").exists(): raise WorkbookError(f"feature group {name} already exists")
     description = _local_description(request, created or utc_now(), settings)
@@ -454,8 +458,8 @@ def point_in_time_pandas(offline: pd.DataFrame, # the offline store's rows
                          as_of: datetime, # the time the set shows
                         ) -> pd.DataFrame:
     "The point-in-time training set computed with pandas (the reference for `point_in_time_sql`)."
-    stamp = pd.Timestamp(as_of.astimezone(timezone.utc).replace(tzinfo=None))
-    seen = offline[(offline[EVENT_TIME] <= _unix_seconds(as_of)) & (offline.write_time <= stamp)]
+    written = pd.to_datetime(offline.write_time, utc=True)  # naive (as written here) or UTC-aware: both in UTC
+    seen = offline[(offline[EVENT_TIME] <= _unix_seconds(as_of)) & (written <= pd.Timestamp(as_of).tz_convert("UTC"))]
     seen = seen.sort_values([EVENT_TIME, "api_invocation_time", "write_time"], kind="stable")
     latest = seen.drop_duplicates(RECORD_ID, keep="last")
     latest = latest[~latest.is_deleted.astype(bool)]
