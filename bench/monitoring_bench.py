@@ -14,11 +14,12 @@ Targets for ours: >= 4x faster than the baseline and < 0.5 GiB peak RSS.
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from measured import measured_run
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "monitoring.json"
@@ -75,17 +76,7 @@ def run_pandas(folder: Path) -> dict:
 
 def measure(kind: str, folder: Path) -> dict:
     "Run one implementation in a subprocess; wall time, its own peak RSS, and what it printed."
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "code")}
-    start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, __file__, "--run", kind, "--folder", str(folder)], stdout=subprocess.PIPE, env=env)
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode: raise SystemExit(f"{kind} run failed with exit code {proc.returncode}")
-    result = json.loads(out.decode().strip().splitlines()[-1])
-    return {"seconds": round(seconds, 3), "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3), "work_seconds": round(result.pop("work_seconds"), 3),
-            "peak_rss_mib": round(usage.ru_maxrss / 1024, 1), **result}
+    return measured_run(Path(__file__), kind, folder)
 
 
 def child(kind: str, folder: Path):

@@ -19,6 +19,7 @@ import pandas as pd
 from .config import (CATEGORICAL_FEATURES, FEATURES, ISLANDS, NUMERIC_FEATURES, SEXES, SPECIES, TARGET,
                              WorkbookError, exit_on_error)
 from .eda import clean_penguins, read_table, validate_penguins
+from .features import read_offline_store
 
 # %% ../../nbs/02_preprocessing.ipynb #a3b7a992
 SPLITS = ("train", "validation", "test")
@@ -83,13 +84,14 @@ def load_transformer(folder: Path) -> tuple:
     return joblib.load(folder / TRANSFORMER_FILE), json.loads((folder / CLASSES_FILE).read_text())
 
 # %% ../../nbs/02_preprocessing.ipynb #b07ea6f7
-def preprocess(input_csv: str | Path, # raw penguins table (local path or s3:// URI)
+def preprocess(input_csv: str | Path, # raw penguins table (local path or s3:// URI), or a folder of a feature group's offline store
                output_dir: str | Path, # folder that receives one sub-folder per output
                seed: int = 42, # seed of the split
               ) -> dict:
     "Check, clean, split and transform the raw table; write splits, transformer, classes and baseline."
     output_dir = Path(output_dir)
-    df = clean_penguins(validate_penguins(read_table(input_csv), source=Path(str(input_csv)).name))
+    raw = read_offline_store(input_csv) if Path(str(input_csv)).is_dir() else read_table(input_csv)
+    df = clean_penguins(validate_penguins(raw, source=Path(str(input_csv)).name))
     if df[TARGET].nunique() < len(SPECIES) or df[TARGET].value_counts().min() < 4:
         raise WorkbookError(f"{Path(str(input_csv)).name}: too few penguins to split: need at least 4 of each species, got "
                             + ", ".join(f"{k} {v}" for k, v in df[TARGET].value_counts().items()))
@@ -105,8 +107,9 @@ def preprocess(input_csv: str | Path, # raw penguins table (local path or s3:// 
 
 # %% ../../nbs/02_preprocessing.ipynb #c84d6c96
 def _find_input(input_dir: Path) -> Path:
-    "The one CSV file in the processing input folder."
+    "The one CSV file in the processing input folder, or the folder itself if it holds a feature group's offline store."
     files = sorted(Path(input_dir).glob("*.csv"))
+    if not files and any(Path(input_dir).rglob("*.parquet")): return Path(input_dir)
     if not files: raise WorkbookError(f"no CSV file in the input folder {input_dir}")
     if len(files) > 1: raise WorkbookError(f"more than one CSV file in {input_dir}: {', '.join(f.name for f in files)}")
     return files[0]
