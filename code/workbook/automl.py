@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import shutil
 import tempfile
 import time
@@ -126,7 +127,6 @@ def search_candidates(spec: AutoMLSpec, # the AutoML specification
                       n_jobs: int = 2, # cores FLAML may use
                      ) -> tuple[object, list[dict]]:
     "Run FLAML's search; return the fitted `flaml.AutoML` and its trials (learner, config, loss, seconds) in order."
-    import logging
     from flaml import AutoML
     logging.getLogger("flaml.automl.logger").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory() as d:
@@ -272,7 +272,12 @@ def _export_ensemble(self, path: str | Path, # folder of the SavedModel
     module = tf.Module()
     module.serve = tf.function(lambda features: {"probabilities": walk(features)},
                                input_signature=[tf.TensorSpec([None, self.n_features], tf.float32, name="features")])
-    tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
+    loggers = [logging.getLogger(n) for n in ("absl", "tensorflow")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers: lg.setLevel(logging.WARNING)  # no INFO lines about assets and renamed constants
+    try: tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
+    finally:
+        for lg, level in zip(loggers, levels): lg.setLevel(level)
 
 TreeEnsemble.export = _export_ensemble
 
