@@ -436,7 +436,7 @@ def plot_comparison(table, # DataFrame from `compare_models`
         axes[1].bar(i, row["training s"], 0.6); axes[2].bar(i, row["latency ms"], 0.6)
     axes[0].set(xticks=np.arange(len(quality)) + width * (len(table) - 1) / 2, xticklabels=quality, ylim=(0.8, 1.01),
                 title="test split", ylabel="score")
-    axes[0].legend(loc="lower right")
+    axes[0].legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=len(table), frameon=False)
     for ax, title in ((axes[1], "training s"), (axes[2], "latency ms (1 row)")):
         ax.set(xticks=range(len(table)), xticklabels=table.index, title=title)
     return _save(fig, path or load_settings().figures / "automl-comparison.png")
