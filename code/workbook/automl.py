@@ -16,7 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import TARGET, TENSORFLOW_VERSION, WorkbookError, exit_on_error, s3_to_local, utc_iso, write_json_atomic
+from workbook.config import (
+    TARGET,
+    TENSORFLOW_VERSION,
+    WorkbookError,
+    exit_on_error,
+    s3_to_local,
+    utc_iso,
+    write_json_atomic,
+)
 from .preprocessing import CLASSES_FILE, TRANSFORMER_OUTPUT, processing_dir
 from .training import MODEL_VERSION, read_channel, read_classes
 
@@ -28,13 +36,23 @@ __all__ = ['PROBLEM_TYPES', 'OBJECTIVES', 'LEARNERS', 'AUTOML_SPEC', 'AUTOML_OUT
            'plot_comparison']
 
 # %% ../../nbs/03c_automl.ipynb #99df6827
-PROBLEM_TYPES = ("MulticlassClassification",)  # what the workbook's data needs (Autopilot also has Binary, Regression)
-OBJECTIVES = {"Accuracy": "accuracy"}  # Autopilot's objective metric -> FLAML's metric name (maximized)
-LEARNERS = ("lgbm", "rf", "extra_tree")  # FLAML learners whose models export to a TensorFlow SavedModel (Step 5)
+PROBLEM_TYPES = (
+    "MulticlassClassification",
+)  # what the workbook's data needs (Autopilot also has Binary, Regression)
+OBJECTIVES = {
+    "Accuracy": "accuracy"
+}  # Autopilot's objective metric -> FLAML's metric name (maximized)
+LEARNERS = (
+    "lgbm",
+    "rf",
+    "extra_tree",
+)  # FLAML learners whose models export to a TensorFlow SavedModel (Step 5)
+
 
 @dataclass(frozen=True)
 class AutoMLSpec:
     "What an AutoML job predicts, how candidates are ranked, and its budget."
+
     target: str = TARGET  # the column to predict
     problem_type: str = "MulticlassClassification"  # Autopilot's ProblemType
     objective_metric: str = "Accuracy"  # Autopilot's AutoMLJobObjective MetricName (maximized)
@@ -46,55 +64,91 @@ class AutoMLSpec:
     seed: int = 42  # seed of the search
 
     def __post_init__(self):
-        if self.problem_type not in PROBLEM_TYPES: raise WorkbookError(f"problem_type must be one of {', '.join(PROBLEM_TYPES)}")
-        if self.objective_metric not in OBJECTIVES: raise WorkbookError(f"objective_metric must be one of {', '.join(OBJECTIVES)}")
-        if unknown := sorted(set(self.learners) - set(LEARNERS)): raise WorkbookError(f"unknown learners {unknown}: choose from {', '.join(LEARNERS)}")
+        if self.problem_type not in PROBLEM_TYPES:
+            raise WorkbookError(f"problem_type must be one of {', '.join(PROBLEM_TYPES)}")
+        if self.objective_metric not in OBJECTIVES:
+            raise WorkbookError(f"objective_metric must be one of {', '.join(OBJECTIVES)}")
+        if unknown := sorted(set(self.learners) - set(LEARNERS)):
+            raise WorkbookError(f"unknown learners {unknown}: choose from {', '.join(LEARNERS)}")
         for name in ("time_budget_seconds", "max_candidates", "cloud_time_budget_seconds"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1: raise WorkbookError(f"{name} must be a whole number >= 1")
-        if not isinstance(self.folds, int) or self.folds < 2: raise WorkbookError("folds must be a whole number >= 2")
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise WorkbookError(f"{name} must be a whole number >= 1")
+        if not isinstance(self.folds, int) or self.folds < 2:
+            raise WorkbookError("folds must be a whole number >= 2")
+
 
 AUTOML_SPEC = AutoMLSpec()
 
 # %% ../../nbs/03c_automl.ipynb #4a9ae1fa
-def sagemaker_automl_arguments(spec: AutoMLSpec = AUTOML_SPEC, # the AutoML specification
-                              ) -> dict:
+def sagemaker_automl_arguments(
+    spec: AutoMLSpec = AUTOML_SPEC,  # the AutoML specification
+) -> dict:
     "Keyword arguments of `sagemaker.automl.automl.AutoML` (besides role, session and output path)."
-    return {"target_attribute_name": spec.target, "problem_type": spec.problem_type,
-            "job_objective": {"MetricName": spec.objective_metric}, "max_candidates": spec.max_candidates,
-            "total_job_runtime_in_seconds": spec.cloud_time_budget_seconds, "mode": "ENSEMBLING"}
+    return {
+        "target_attribute_name": spec.target,
+        "problem_type": spec.problem_type,
+        "job_objective": {"MetricName": spec.objective_metric},
+        "max_candidates": spec.max_candidates,
+        "total_job_runtime_in_seconds": spec.cloud_time_budget_seconds,
+        "mode": "ENSEMBLING",
+    }
 
-def automl_job_config(spec: AutoMLSpec = AUTOML_SPEC, # the AutoML specification
-                     ) -> dict:
+
+def automl_job_config(
+    spec: AutoMLSpec = AUTOML_SPEC,  # the AutoML specification
+) -> dict:
     "The `AutoMLJobConfig` of the CreateAutoMLJob request."
-    return {"CompletionCriteria": {"MaxCandidates": spec.max_candidates,
-                                   "MaxAutoMLJobRuntimeInSeconds": spec.cloud_time_budget_seconds}, "Mode": "ENSEMBLING"}
+    return {
+        "CompletionCriteria": {
+            "MaxCandidates": spec.max_candidates,
+            "MaxAutoMLJobRuntimeInSeconds": spec.cloud_time_budget_seconds,
+        },
+        "Mode": "ENSEMBLING",
+    }
 
 # %% ../../nbs/03c_automl.ipynb #cd4c9752
-def automl_job_request(name: str, # the AutoML job's name (up to 32 characters)
-                       data_uri: str, # S3 prefix of the training table
-                       output_uri: str, # S3 prefix of the job's outputs
-                       role: str, # execution role ARN
-                       spec: AutoMLSpec = AUTOML_SPEC, # the AutoML specification
-                      ) -> dict:
+def automl_job_request(
+    name: str,  # the AutoML job's name (up to 32 characters)
+    data_uri: str,  # S3 prefix of the training table
+    output_uri: str,  # S3 prefix of the job's outputs
+    role: str,  # execution role ARN
+    spec: AutoMLSpec = AUTOML_SPEC,  # the AutoML specification
+) -> dict:
     "A CreateAutoMLJob request for `spec`, as `sagemaker.automl.automl.AutoML.fit` sends it."
-    if not 1 <= len(name) <= 32: raise WorkbookError(f"AutoML job name {name!r}: 1 to 32 characters")
+    if not 1 <= len(name) <= 32:
+        raise WorkbookError(f"AutoML job name {name!r}: 1 to 32 characters")
     config = automl_job_config(spec)
-    return {"AutoMLJobName": name, "ProblemType": spec.problem_type, "AutoMLJobObjective": {"MetricName": spec.objective_metric},
-            "InputDataConfig": [{"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": data_uri}},
-                                 "TargetAttributeName": spec.target}],
-            "OutputDataConfig": {"S3OutputPath": output_uri}, "RoleArn": role,
-            "AutoMLJobConfig": {"CompletionCriteria": config["CompletionCriteria"],
-                                "SecurityConfig": {"EnableInterContainerTrafficEncryption": False}, "Mode": config["Mode"]}}
+    return {
+        "AutoMLJobName": name,
+        "ProblemType": spec.problem_type,
+        "AutoMLJobObjective": {"MetricName": spec.objective_metric},
+        "InputDataConfig": [
+            {
+                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": data_uri}},
+                "TargetAttributeName": spec.target,
+            }
+        ],
+        "OutputDataConfig": {"S3OutputPath": output_uri},
+        "RoleArn": role,
+        "AutoMLJobConfig": {
+            "CompletionCriteria": config["CompletionCriteria"],
+            "SecurityConfig": {"EnableInterContainerTrafficEncryption": False},
+            "Mode": config["Mode"],
+        },
+    }
 
 # %% ../../nbs/03c_automl.ipynb #d804f836
 AUTOML_OUTPUT = "automl"  # the processing output with the AutoML job's training table
 AUTOML_DATA_FILE = "train.csv"
 
-def automl_table(data_dir: str | Path, # preprocessing output: train/, validation/, transformer/
-                 target: str = TARGET, # name of the target column
-                ):
+
+def automl_table(
+    data_dir: str | Path,  # preprocessing output: train/, validation/, transformer/
+    target: str = TARGET,  # name of the target column
+):
     "Train and validation splits as one table with a header: the target (class names), then `feature_0`, `feature_1`, ..."
     import pandas as pd
+
     data_dir = Path(data_dir)
     classes = read_classes(data_dir / TRANSFORMER_OUTPUT)
     parts = [read_channel(data_dir / name, name) for name in ("train", "validation")]
@@ -104,53 +158,82 @@ def automl_table(data_dir: str | Path, # preprocessing output: train/, validatio
     return table
 
 # %% ../../nbs/03c_automl.ipynb #19779cf7
-def read_automl_table(path: str | Path, # a CSV file, or a folder of CSV files, with a header
-                      target: str = TARGET, # the target column
-                     ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def read_automl_table(
+    path: str | Path,  # a CSV file, or a folder of CSV files, with a header
+    target: str = TARGET,  # the target column
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     "Features (float32), label indices and class names (sorted) of an AutoML training table."
     import pandas as pd
+
     path = Path(path)
     files = sorted(path.glob("*.csv")) if path.is_dir() else [path]
-    if not files or not files[0].is_file(): raise WorkbookError(f"no AutoML training table (CSV) at {path}")
+    if not files or not files[0].is_file():
+        raise WorkbookError(f"no AutoML training table (CSV) at {path}")
     table = pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
-    if target not in table.columns: raise WorkbookError(f"{path}: no target column {target!r} (columns: {', '.join(table.columns[:8])})")
+    if target not in table.columns:
+        raise WorkbookError(
+            f"{path}: no target column {target!r} (columns: {', '.join(table.columns[:8])})"
+        )
     features = table.drop(columns=[target]).apply(pd.to_numeric, errors="coerce")
-    if features.isna().any().any(): raise WorkbookError(f"{path}: the feature columns must hold numbers only")
+    if features.isna().any().any():
+        raise WorkbookError(f"{path}: the feature columns must hold numbers only")
     classes = sorted(table[target].astype(str).unique())
     y = table[target].astype(str).map({c: i for i, c in enumerate(classes)}).to_numpy(dtype="int64")
     return features.to_numpy(dtype="float32"), y, classes
 
 # %% ../../nbs/03c_automl.ipynb #e673ab54
-def search_candidates(spec: AutoMLSpec, # the AutoML specification
-                      X: np.ndarray, # features
-                      y: np.ndarray, # label indices
-                      n_jobs: int = 2, # cores FLAML may use
-                     ) -> tuple[object, list[dict]]:
+def search_candidates(
+    spec: AutoMLSpec,  # the AutoML specification
+    X: np.ndarray,  # features
+    y: np.ndarray,  # label indices
+    n_jobs: int = 2,  # cores FLAML may use
+) -> tuple[object, list[dict]]:
     "Run FLAML's search; return the fitted `flaml.AutoML` and its trials (learner, config, loss, seconds) in order."
     from flaml import AutoML
+
     logging.getLogger("flaml.automl.logger").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory() as d:
         log = Path(d) / "trials.jsonl"
         automl = AutoML()
-        automl.fit(X, y, task="classification", metric=OBJECTIVES[spec.objective_metric], estimator_list=list(spec.learners),
-                   time_budget=spec.time_budget_seconds, max_iter=spec.max_candidates, eval_method="cv", n_splits=spec.folds,
-                   seed=spec.seed, n_jobs=n_jobs, verbose=0, log_file_name=str(log), log_type="all")
-        trials = [json.loads(line) for line in log.read_text().splitlines() if line.strip().startswith("{")]
+        automl.fit(
+            X,
+            y,
+            task="classification",
+            metric=OBJECTIVES[spec.objective_metric],
+            estimator_list=list(spec.learners),
+            time_budget=spec.time_budget_seconds,
+            max_iter=spec.max_candidates,
+            eval_method="cv",
+            n_splits=spec.folds,
+            seed=spec.seed,
+            n_jobs=n_jobs,
+            verbose=0,
+            log_file_name=str(log),
+            log_type="all",
+        )
+        trials = [
+            json.loads(line)
+            for line in log.read_text().splitlines()
+            if line.strip().startswith("{")
+        ]
     return automl, [t for t in trials if "learner" in t]
 
 # %% ../../nbs/03c_automl.ipynb #ff0e465b
-def candidate_name(job_name: str, # the AutoML job
-                   number: int, # the trial's number, from 0
-                   learner: str, # FLAML's learner
-                  ) -> str:
+def candidate_name(
+    job_name: str,  # the AutoML job
+    number: int,  # the trial's number, from 0
+    learner: str,  # FLAML's learner
+) -> str:
     "A candidate's name, as Autopilot's: the job, the trial number and the algorithm."
     return f"{job_name}-{number:03d}-{learner.replace('_', '-')}"
 
-def leaderboard(trials: list[dict], # from `search_candidates`
-                spec: AutoMLSpec, # the specification (objective metric)
-                job_name: str, # the AutoML job
-                when: str | None = None, # creation time of the candidates (default now)
-               ) -> list[dict]:
+
+def leaderboard(
+    trials: list[dict],  # from `search_candidates`
+    spec: AutoMLSpec,  # the specification (objective metric)
+    job_name: str,  # the AutoML job
+    when: str | None = None,  # creation time of the candidates (default now)
+) -> list[dict]:
     "The candidates as `ListCandidatesForAutoMLJob` lists them, best objective value first."
     when = when or utc_iso()
     rows = []
@@ -158,17 +241,35 @@ def leaderboard(trials: list[dict], # from `search_candidates`
         name = candidate_name(job_name, number, t["learner"])
         value = round(1.0 - float(t["validation_loss"]), 6)
         metric = {"MetricName": spec.objective_metric, "Value": value}
-        rows.append({"CandidateName": name, "FinalAutoMLJobObjectiveMetric": metric, "ObjectiveStatus": "Succeeded",
-                     "CandidateSteps": [{"CandidateStepType": "AWS::SageMaker::TrainingJob", "CandidateStepName": name}],
-                     "CandidateStatus": "Completed", "CreationTime": when, "EndTime": when, "LastModifiedTime": when,
-                     "CandidateProperties": {"CandidateMetrics": [{**metric, "Set": "Validation", "StandardMetricName": spec.objective_metric}]}})
-    order = sorted(range(len(rows)), key=lambda i: (-rows[i]["FinalAutoMLJobObjectiveMetric"]["Value"], i))
+        rows.append(
+            {
+                "CandidateName": name,
+                "FinalAutoMLJobObjectiveMetric": metric,
+                "ObjectiveStatus": "Succeeded",
+                "CandidateSteps": [
+                    {"CandidateStepType": "AWS::SageMaker::TrainingJob", "CandidateStepName": name}
+                ],
+                "CandidateStatus": "Completed",
+                "CreationTime": when,
+                "EndTime": when,
+                "LastModifiedTime": when,
+                "CandidateProperties": {
+                    "CandidateMetrics": [
+                        {**metric, "Set": "Validation", "StandardMetricName": spec.objective_metric}
+                    ]
+                },
+            }
+        )
+    order = sorted(
+        range(len(rows)), key=lambda i: (-rows[i]["FinalAutoMLJobObjectiveMetric"]["Value"], i)
+    )
     return [rows[i] for i in order]
 
 # %% ../../nbs/03c_automl.ipynb #0cd5e040
 @dataclass
 class TreeEnsemble:
     "Trees as flat node arrays: each row goes left while `x[feature] <= threshold`; leaves point to themselves."
+
     feature: np.ndarray  # feature index of each node (0 for leaves)
     threshold: np.ndarray  # split threshold of each node
     left: np.ndarray  # node reached when the test holds (the node itself for a leaf)
@@ -192,24 +293,38 @@ class TreeEnsemble:
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         "Class probabilities, one row per feature row."
         scores = self.value[self.leaves(X)].sum(axis=1)
-        if not self.softmax: return scores
+        if not self.softmax:
+            return scores
         scores = np.exp(scores - scores.max(axis=1, keepdims=True))
         return scores / scores.sum(axis=1, keepdims=True)
 
 # %% ../../nbs/03c_automl.ipynb #a3a42d09
-def _add_lgbm_tree(node: dict, klass: int, n_classes: int, rows: list, depth: int = 0) -> tuple[int, int]:
+def _add_lgbm_tree(
+    node: dict, klass: int, n_classes: int, rows: list, depth: int = 0
+) -> tuple[int, int]:
     "Append one LightGBM tree (nested dicts) to `rows`; return (index of its root, its depth)."
     index = len(rows)
     rows.append(None)
     if "leaf_value" in node:
-        value = np.zeros(n_classes); value[klass] = node["leaf_value"]
+        value = np.zeros(n_classes)
+        value[klass] = node["leaf_value"]
         rows[index] = (0, 0.0, index, index, value)
         return index, depth
-    if node.get("decision_type", "<=") != "<=": raise WorkbookError(f"LightGBM split {node.get('decision_type')!r}: only numeric '<=' splits export")
+    if node.get("decision_type", "<=") != "<=":
+        raise WorkbookError(
+            f"LightGBM split {node.get('decision_type')!r}: only numeric '<=' splits export"
+        )
     left, left_depth = _add_lgbm_tree(node["left_child"], klass, n_classes, rows, depth + 1)
     right, right_depth = _add_lgbm_tree(node["right_child"], klass, n_classes, rows, depth + 1)
-    rows[index] = (node["split_feature"], float(node["threshold"]), left, right, np.zeros(n_classes))
+    rows[index] = (
+        node["split_feature"],
+        float(node["threshold"]),
+        left,
+        right,
+        np.zeros(n_classes),
+    )
     return index, max(left_depth, right_depth)
+
 
 def _add_sklearn_tree(tree, n_trees: int, rows: list) -> tuple[int, int]:
     "Append one scikit-learn tree (`estimator.tree_`) to `rows`, leaves holding class shares / `n_trees`."
@@ -217,14 +332,22 @@ def _add_sklearn_tree(tree, n_trees: int, rows: list) -> tuple[int, int]:
     for i in range(tree.node_count):
         leaf = tree.children_left[i] < 0
         share = tree.value[i, 0] / tree.value[i, 0].sum()
-        rows.append((0 if leaf else int(tree.feature[i]), float(tree.threshold[i]),
-                     offset + (i if leaf else int(tree.children_left[i])), offset + (i if leaf else int(tree.children_right[i])),
-                     share / n_trees if leaf else np.zeros_like(share)))
+        rows.append(
+            (
+                0 if leaf else int(tree.feature[i]),
+                float(tree.threshold[i]),
+                offset + (i if leaf else int(tree.children_left[i])),
+                offset + (i if leaf else int(tree.children_right[i])),
+                share / n_trees if leaf else np.zeros_like(share),
+            )
+        )
     return offset, int(tree.max_depth)
 
-def tree_ensemble(estimator, # a fitted LGBMClassifier, RandomForestClassifier or ExtraTreesClassifier
-                  n_features: int, # width of a feature row
-                 ) -> TreeEnsemble:
+
+def tree_ensemble(
+    estimator,  # a fitted LGBMClassifier, RandomForestClassifier or ExtraTreesClassifier
+    n_features: int,  # width of a feature row
+) -> TreeEnsemble:
     "The estimator's trees as a `TreeEnsemble`."
     rows, roots, depths = [], [], []
     if hasattr(estimator, "booster_"):
@@ -232,66 +355,101 @@ def tree_ensemble(estimator, # a fitted LGBMClassifier, RandomForestClassifier o
         n_classes = dump["num_class"]
         for t, info in enumerate(dump["tree_info"]):
             root, depth = _add_lgbm_tree(info["tree_structure"], t % n_classes, n_classes, rows)
-            roots.append(root); depths.append(depth)
+            roots.append(root)
+            depths.append(depth)
         softmax = True
     elif hasattr(estimator, "estimators_"):
         for tree in estimator.estimators_:
             root, depth = _add_sklearn_tree(tree.tree_, len(estimator.estimators_), rows)
-            roots.append(root); depths.append(depth)
+            roots.append(root)
+            depths.append(depth)
         softmax = False
-    else: raise WorkbookError(f"{type(estimator).__name__}: only LightGBM and scikit-learn tree ensembles export")
+    else:
+        raise WorkbookError(
+            f"{type(estimator).__name__}: only LightGBM and scikit-learn tree ensembles export"
+        )
     feature, threshold, left, right, value = zip(*rows)
-    return TreeEnsemble(np.array(feature, dtype="int32"), np.array(threshold), np.array(left, dtype="int32"),
-                        np.array(right, dtype="int32"), np.vstack(value), np.array(roots, dtype="int32"), max(depths),
-                        n_features, softmax)
+    return TreeEnsemble(
+        np.array(feature, dtype="int32"),
+        np.array(threshold),
+        np.array(left, dtype="int32"),
+        np.array(right, dtype="int32"),
+        np.vstack(value),
+        np.array(roots, dtype="int32"),
+        max(depths),
+        n_features,
+        softmax,
+    )
 
 # %% ../../nbs/03c_automl.ipynb #3eb72f91
 def _tensorflow_walk(e: TreeEnsemble):
     "A function from a float32 feature tensor to class probabilities, walking `e`'s trees in TensorFlow."
     import tensorflow as tf
-    feature, left, right, roots = (tf.constant(a, tf.int32) for a in (e.feature, e.left, e.right, e.roots))
+
+    feature, left, right, roots = (
+        tf.constant(a, tf.int32) for a in (e.feature, e.left, e.right, e.roots)
+    )
     threshold, value = tf.constant(e.threshold, tf.float64), tf.constant(e.value, tf.float64)
 
     def walk(features):
         x = tf.cast(features, tf.float64)
         node = tf.tile(roots[None, :], [tf.shape(x)[0], 1])
         for _ in range(e.depth):
-            goes_left = tf.gather(x, tf.gather(feature, node), batch_dims=1) <= tf.gather(threshold, node)
+            goes_left = tf.gather(x, tf.gather(feature, node), batch_dims=1) <= tf.gather(
+                threshold, node
+            )
             node = tf.where(goes_left, tf.gather(left, node), tf.gather(right, node))
         scores = tf.reduce_sum(tf.gather(value, node), axis=1)
         return tf.cast(tf.nn.softmax(scores) if e.softmax else scores, tf.float32)
+
     return walk
 
-def _export_ensemble(self, path: str | Path, # folder of the SavedModel
-                     format: str = "tf_saved_model", # the only format (as Keras' `model.export`)
-                    ) -> None:
+
+def _export_ensemble(
+    self,
+    path: str | Path,  # folder of the SavedModel
+    format: str = "tf_saved_model",  # the only format (as Keras' `model.export`)
+) -> None:
     "Write the ensemble as a TensorFlow SavedModel with a `serving_default` signature."
     import tensorflow as tf
-    if format != "tf_saved_model": raise WorkbookError(f"format {format!r}: a tree ensemble exports as tf_saved_model only")
+
+    if format != "tf_saved_model":
+        raise WorkbookError(f"format {format!r}: a tree ensemble exports as tf_saved_model only")
     walk = _tensorflow_walk(self)
     module = tf.Module()
-    module.serve = tf.function(lambda features: {"probabilities": walk(features)},
-                               input_signature=[tf.TensorSpec([None, self.n_features], tf.float32, name="features")])
+    module.serve = tf.function(
+        lambda features: {"probabilities": walk(features)},
+        input_signature=[tf.TensorSpec([None, self.n_features], tf.float32, name="features")],
+    )
     loggers = [logging.getLogger(n) for n in ("absl", "tensorflow")]
     levels = [lg.level for lg in loggers]
-    for lg in loggers: lg.setLevel(logging.WARNING)  # no INFO lines about assets and renamed constants
-    try: tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
+    for lg in loggers:
+        lg.setLevel(logging.WARNING)  # no INFO lines about assets and renamed constants
+    try:
+        tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
     finally:
-        for lg, level in zip(loggers, levels): lg.setLevel(level)
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
 
 TreeEnsemble.export = _export_ensemble
 
 # %% ../../nbs/03c_automl.ipynb #4654ba4c
-def save_candidate(ensemble: TreeEnsemble, # the best candidate's trees
-                   model_dir: str | Path, # folder to write (the future contents of model.tar.gz)
-                   classes: list[str], # class names, in the order of the probabilities
-                   transformer_dir: str | Path | None = None, # the transformer channel: add the transformer and the inference code
-                  ) -> Path:
+def save_candidate(
+    ensemble: TreeEnsemble,  # the best candidate's trees
+    model_dir: str | Path,  # folder to write (the future contents of model.tar.gz)
+    classes: list[str],  # class names, in the order of the probabilities
+    transformer_dir: (
+        str | Path | None
+    ) = None,  # the transformer channel: add the transformer and the inference code
+) -> Path:
     "Write the candidate as the Keras model is written: SavedModel `001/` and `classes.json` (+ transformer and code)."
     model_dir = Path(model_dir)
     if transformer_dir is not None:
-        if read_classes(transformer_dir) != classes: raise WorkbookError(f"the candidate's classes {classes} differ from the transformer's")
+        if read_classes(transformer_dir) != classes:
+            raise WorkbookError(f"the candidate's classes {classes} differ from the transformer's")
         from workbook.training import save_model
+
         return save_model(ensemble, model_dir, transformer_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     ensemble.export(model_dir / MODEL_VERSION)
@@ -299,95 +457,211 @@ def save_candidate(ensemble: TreeEnsemble, # the best candidate's trees
     return model_dir
 
 # %% ../../nbs/03c_automl.ipynb #e8341881
-REPORTS = {"ModelInsights": "model_insights.json", "Explainability": "explainability.json"}  # report -> file in `reports/`
+REPORTS = {
+    "ModelInsights": "model_insights.json",
+    "Explainability": "explainability.json",
+}  # report -> file in `reports/`
+
 
 def _feature_importance(estimator, n_features: int) -> dict:
     "The estimator's feature importances, normalized to sum to 1, by feature name."
-    raw = np.asarray(getattr(estimator, "feature_importances_", np.zeros(n_features)), dtype="float64")
+    raw = np.asarray(
+        getattr(estimator, "feature_importances_", np.zeros(n_features)), dtype="float64"
+    )
     shares = raw / raw.sum() if raw.sum() > 0 else raw
     return {f"feature_{i}": round(float(v), 6) for i, v in enumerate(shares)}
 
-def run_automl(spec: AutoMLSpec, # the AutoML specification
-               table: str | Path, # the training table (CSV file or folder) with a header
-               output_dir: str | Path, # where the job writes model.tar.gz, leaderboard.json and reports/
-               job_name: str = "penguins-automl", # the AutoML job's name
-               transformer_dir: str | Path | None = None, # if given, the archive also carries the transformer and inference code
-              ) -> dict:
+
+def run_automl(
+    spec: AutoMLSpec,  # the AutoML specification
+    table: str | Path,  # the training table (CSV file or folder) with a header
+    output_dir: str | Path,  # where the job writes model.tar.gz, leaderboard.json and reports/
+    job_name: str = "penguins-automl",  # the AutoML job's name
+    transformer_dir: (
+        str | Path | None
+    ) = None,  # if given, the archive also carries the transformer and inference code
+) -> dict:
     "Run a local AutoML job: leaderboard, best candidate (`model.tar.gz`), reports, seconds."
     from workbook.local.jobs import pack_folder
+
     X, y, classes = read_automl_table(table, spec.target)
     started = time.perf_counter()
     automl, trials = search_candidates(spec, X, y)
     seconds = round(time.perf_counter() - started, 3)
-    if not trials: raise WorkbookError(f"no candidate finished within {spec.time_budget_seconds} s")
+    if not trials:
+        raise WorkbookError(f"no candidate finished within {spec.time_budget_seconds} s")
     board = leaderboard(trials, spec, job_name)
     ensemble = tree_ensemble(automl.model.estimator, X.shape[1])
     if not np.allclose(ensemble.predict_proba(X), automl.predict_proba(X), atol=1e-5):
-        raise WorkbookError(f"the exported {automl.best_estimator} model does not predict what FLAML's model predicts")
+        raise WorkbookError(
+            f"the exported {automl.best_estimator} model does not predict what FLAML's model predicts"
+        )
     output_dir = Path(output_dir)
     with tempfile.TemporaryDirectory() as d:
-        pack_folder(save_candidate(ensemble, Path(d) / "model", classes, transformer_dir), output_dir / "model.tar.gz")
-    details = [{"CandidateName": candidate_name(job_name, i, t["learner"]), "Learner": t["learner"], "Hyperparameters": t["config"],
-                "ObjectiveValue": round(1.0 - float(t["validation_loss"]), 6), "TrialSeconds": round(float(t["trial_time"]), 3)}
-               for i, t in enumerate(trials)]
-    insights = {"AutoMLJobName": job_name, "Specification": asdict(spec), "SearchSeconds": seconds, "Classes": classes,
-                "BestCandidateName": board[0]["CandidateName"], "Candidates": details}
-    explain = {"CandidateName": board[0]["CandidateName"], "FeatureImportance": _feature_importance(automl.model.estimator, X.shape[1])}
-    for key, report in (("ModelInsights", insights), ("Explainability", explain)): write_json_atomic(output_dir / "reports" / REPORTS[key], report)
+        pack_folder(
+            save_candidate(ensemble, Path(d) / "model", classes, transformer_dir),
+            output_dir / "model.tar.gz",
+        )
+    details = [
+        {
+            "CandidateName": candidate_name(job_name, i, t["learner"]),
+            "Learner": t["learner"],
+            "Hyperparameters": t["config"],
+            "ObjectiveValue": round(1.0 - float(t["validation_loss"]), 6),
+            "TrialSeconds": round(float(t["trial_time"]), 3),
+        }
+        for i, t in enumerate(trials)
+    ]
+    insights = {
+        "AutoMLJobName": job_name,
+        "Specification": asdict(spec),
+        "SearchSeconds": seconds,
+        "Classes": classes,
+        "BestCandidateName": board[0]["CandidateName"],
+        "Candidates": details,
+    }
+    explain = {
+        "CandidateName": board[0]["CandidateName"],
+        "FeatureImportance": _feature_importance(automl.model.estimator, X.shape[1]),
+    }
+    for key, report in (("ModelInsights", insights), ("Explainability", explain)):
+        write_json_atomic(output_dir / "reports" / REPORTS[key], report)
     write_json_atomic(output_dir / "leaderboard.json", {"Candidates": board})
-    return {"leaderboard": board, "best": board[0], "model_archive": output_dir / "model.tar.gz", "seconds": seconds,
-            "reports": {k: output_dir / "reports" / f for k, f in REPORTS.items()}, "classes": classes}
+    return {
+        "leaderboard": board,
+        "best": board[0],
+        "model_archive": output_dir / "model.tar.gz",
+        "seconds": seconds,
+        "reports": {k: output_dir / "reports" / f for k, f in REPORTS.items()},
+        "classes": classes,
+    }
 
 # %% ../../nbs/03c_automl.ipynb #79e12b4f
-SERVING_ENVIRONMENT = {"SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": "application/json", "SAGEMAKER_INFERENCE_SUPPORTED": "probabilities",
-                       "SAGEMAKER_INFERENCE_OUTPUT": "probabilities", "SAGEMAKER_PROGRAM": "inference.py"}
+SERVING_ENVIRONMENT = {
+    "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": "application/json",
+    "SAGEMAKER_INFERENCE_SUPPORTED": "probabilities",
+    "SAGEMAKER_INFERENCE_OUTPUT": "probabilities",
+    "SAGEMAKER_PROGRAM": "inference.py",
+}
+
 
 def _request_spec(request: dict) -> AutoMLSpec:
     "The specification a CreateAutoMLJob request asks for, with the local time budget."
     channel = request["InputDataConfig"][0]
     criteria = (request.get("AutoMLJobConfig") or {}).get("CompletionCriteria") or {}
     cloud = int(criteria.get("MaxAutoMLJobRuntimeInSeconds", AUTOML_SPEC.cloud_time_budget_seconds))
-    return AutoMLSpec(target=channel["TargetAttributeName"], problem_type=request.get("ProblemType", AUTOML_SPEC.problem_type),
-                      objective_metric=(request.get("AutoMLJobObjective") or {}).get("MetricName", AUTOML_SPEC.objective_metric),
-                      max_candidates=int(criteria.get("MaxCandidates", AUTOML_SPEC.max_candidates)),
-                      time_budget_seconds=min(cloud, AUTOML_SPEC.time_budget_seconds), cloud_time_budget_seconds=cloud)
+    return AutoMLSpec(
+        target=channel["TargetAttributeName"],
+        problem_type=request.get("ProblemType", AUTOML_SPEC.problem_type),
+        objective_metric=(request.get("AutoMLJobObjective") or {}).get(
+            "MetricName", AUTOML_SPEC.objective_metric
+        ),
+        max_candidates=int(criteria.get("MaxCandidates", AUTOML_SPEC.max_candidates)),
+        time_budget_seconds=min(cloud, AUTOML_SPEC.time_budget_seconds),
+        cloud_time_budget_seconds=cloud,
+    )
 
-def run_automl_job(request: dict, # a CreateAutoMLJob request (expressions resolved, `AutoMLJobName` set)
-                   settings, # the workbook settings: the store and the region
-                  ) -> dict:
+
+def run_automl_job(
+    request: dict,  # a CreateAutoMLJob request (expressions resolved, `AutoMLJobName` set)
+    settings,  # the workbook settings: the store and the region
+) -> dict:
     "Run a CreateAutoMLJob request locally; return the DescribeAutoMLJob response (status Completed or Failed)."
     from workbook.local.jobs import sagemaker_arn
+
     name, started = request["AutoMLJobName"], utc_iso()
     output = f"{request['OutputDataConfig']['S3OutputPath'].rstrip('/')}/{name}"
-    describe = {"AutoMLJobName": name, "AutoMLJobArn": sagemaker_arn("automl-job", name, settings),
-                **{k: request[k] for k in ("InputDataConfig", "OutputDataConfig", "RoleArn", "AutoMLJobConfig", "AutoMLJobObjective", "ProblemType") if k in request},
-                "CreationTime": started}
+    describe = {
+        "AutoMLJobName": name,
+        "AutoMLJobArn": sagemaker_arn("automl-job", name, settings),
+        **{
+            k: request[k]
+            for k in (
+                "InputDataConfig",
+                "OutputDataConfig",
+                "RoleArn",
+                "AutoMLJobConfig",
+                "AutoMLJobObjective",
+                "ProblemType",
+            )
+            if k in request
+        },
+        "CreationTime": started,
+    }
     try:
         spec = _request_spec(request)
-        job = run_automl(spec, s3_to_local(request["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"], settings),
-                         s3_to_local(output, settings), name)
+        job = run_automl(
+            spec,
+            s3_to_local(
+                request["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"], settings
+            ),
+            s3_to_local(output, settings),
+            name,
+        )
     except (WorkbookError, KeyError, ValueError) as e:
-        return {**describe, "AutoMLJobStatus": "Failed", "AutoMLJobSecondaryStatus": "Failed", "FailureReason": str(e), "EndTime": utc_iso()}
+        return {
+            **describe,
+            "AutoMLJobStatus": "Failed",
+            "AutoMLJobSecondaryStatus": "Failed",
+            "FailureReason": str(e),
+            "EndTime": utc_iso(),
+        }
     image = f"763104385144.dkr.ecr.{settings.region}.amazonaws.com/tensorflow-inference:{TENSORFLOW_VERSION}-cpu"
-    container = {"Image": image, "ModelDataUrl": f"{output}/model.tar.gz",
-                 "Environment": {"MODEL_NAME": job["best"]["CandidateName"], "SAGEMAKER_SUBMIT_DIRECTORY": f"{output}/model.tar.gz", **SERVING_ENVIRONMENT}}
+    container = {
+        "Image": image,
+        "ModelDataUrl": f"{output}/model.tar.gz",
+        "Environment": {
+            "MODEL_NAME": job["best"]["CandidateName"],
+            "SAGEMAKER_SUBMIT_DIRECTORY": f"{output}/model.tar.gz",
+            **SERVING_ENVIRONMENT,
+        },
+    }
     reports = {k: f"{output}/reports/{f}" for k, f in REPORTS.items()}
-    best = {**job["best"], "InferenceContainers": [container], "CandidateProperties": {
-        **job["best"]["CandidateProperties"], "CandidateArtifactLocations": reports}}
-    return {**describe, "AutoMLJobStatus": "Completed", "AutoMLJobSecondaryStatus": "Completed", "EndTime": utc_iso(),
-            "LastModifiedTime": utc_iso(), "BestCandidate": best, "ResolvedAttributes": {
-                "AutoMLJobObjective": {"MetricName": spec.objective_metric}, "ProblemType": spec.problem_type,
-                "CompletionCriteria": {"MaxCandidates": spec.max_candidates, "MaxAutoMLJobRuntimeInSeconds": spec.cloud_time_budget_seconds}},
-            "BestCandidateProperties": {"ModelInsightsJsonReportPath": reports["ModelInsights"],
-                                        "ExplainabilityJsonReportPath": reports["Explainability"]}}
+    best = {
+        **job["best"],
+        "InferenceContainers": [container],
+        "CandidateProperties": {
+            **job["best"]["CandidateProperties"],
+            "CandidateArtifactLocations": reports,
+        },
+    }
+    return {
+        **describe,
+        "AutoMLJobStatus": "Completed",
+        "AutoMLJobSecondaryStatus": "Completed",
+        "EndTime": utc_iso(),
+        "LastModifiedTime": utc_iso(),
+        "BestCandidate": best,
+        "ResolvedAttributes": {
+            "AutoMLJobObjective": {"MetricName": spec.objective_metric},
+            "ProblemType": spec.problem_type,
+            "CompletionCriteria": {
+                "MaxCandidates": spec.max_candidates,
+                "MaxAutoMLJobRuntimeInSeconds": spec.cloud_time_budget_seconds,
+            },
+        },
+        "BestCandidateProperties": {
+            "ModelInsightsJsonReportPath": reports["ModelInsights"],
+            "ExplainabilityJsonReportPath": reports["Explainability"],
+        },
+    }
 
 # %% ../../nbs/03c_automl.ipynb #989c7f37
 @exit_on_error
-def main(argv: list[str] | None = None, # command-line arguments, default `sys.argv[1:]`
-        ) -> Path:
+def main(
+    argv: list[str] | None = None,  # command-line arguments, default `sys.argv[1:]`
+) -> Path:
     "Processing-step entry point: the train and validation splits as the AutoML job's table (`automl/train.csv`)."
-    p = argparse.ArgumentParser(prog="automl.py", description="Write the AutoML training table from the preprocessing outputs.")
-    p.add_argument("--base-dir", type=Path, default=None, help="processing base folder (default /opt/ml/processing)")
+    p = argparse.ArgumentParser(
+        prog="automl.py",
+        description="Write the AutoML training table from the preprocessing outputs.",
+    )
+    p.add_argument(
+        "--base-dir",
+        type=Path,
+        default=None,
+        help="processing base folder (default /opt/ml/processing)",
+    )
     args = p.parse_args(argv)
     base = args.base_dir or processing_dir()
     path = base / AUTOML_OUTPUT / AUTOML_DATA_FILE
@@ -397,45 +671,68 @@ def main(argv: list[str] | None = None, # command-line arguments, default `sys.a
     return path
 
 # %% ../../nbs/03c_automl.ipynb #bce4a781
-def compare_models(archives: dict, # model name -> model.tar.gz
-                   training_seconds: dict, # model name -> seconds its training (or search) took
-                   test_dir: str | Path, # the test split
-                   repeats: int = 50, # single-row predictions timed per model
-                  ):
+def compare_models(
+    archives: dict,  # model name -> model.tar.gz
+    training_seconds: dict,  # model name -> seconds its training (or search) took
+    test_dir: str | Path,  # the test split
+    repeats: int = 50,  # single-row predictions timed per model
+):
     "Accuracy, per-class F1, training time, size and single-row latency of each model on the test split, as a DataFrame."
     import pandas as pd
     from workbook.evaluation import evaluate, load_model_tarball, report_metric
+
     X, _ = read_channel(test_dir, "test")
     rows = []
     for name, archive in archives.items():
-        with tempfile.TemporaryDirectory() as d: report = evaluate(archive, test_dir, d)
+        with tempfile.TemporaryDirectory() as d:
+            report = evaluate(archive, test_dir, d)
         predict, classes = load_model_tarball(archive)
         predict(X[:1])  # the first call traces the function
         times = []
         for i in range(repeats):
-            start = time.perf_counter(); predict(X[i % len(X):i % len(X) + 1]); times.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            predict(X[i % len(X) : i % len(X) + 1])
+            times.append(time.perf_counter() - start)
         per_class = {f"f1 {c}": round(report["per_class_metrics"][c]["f1"], 4) for c in classes}
-        rows.append({"model": name, "accuracy": round(report_metric(report), 4), "weighted f1": round(report_metric(report, "weighted_f1"), 4),
-                     **per_class, "training s": round(training_seconds[name], 1), "size kB": round(Path(archive).stat().st_size / 1024, 1),
-                     "latency ms": round(1000 * float(np.median(times)), 3)})
+        rows.append(
+            {
+                "model": name,
+                "accuracy": round(report_metric(report), 4),
+                "weighted f1": round(report_metric(report, "weighted_f1"), 4),
+                **per_class,
+                "training s": round(training_seconds[name], 1),
+                "size kB": round(Path(archive).stat().st_size / 1024, 1),
+                "latency ms": round(1000 * float(np.median(times)), 3),
+            }
+        )
     return pd.DataFrame(rows).set_index("model")
 
 # %% ../../nbs/03c_automl.ipynb #d804e6aa
-def plot_comparison(table, # DataFrame from `compare_models`
-                    path: Path | None = None, # image file, default `automl-comparison.png` in the settings' figures folder
-                   ) -> Path:
+def plot_comparison(
+    table,  # DataFrame from `compare_models`
+    path: (
+        Path | None
+    ) = None,  # image file, default `automl-comparison.png` in the settings' figures folder
+) -> Path:
     "Bars of test accuracy and per-class F1, training seconds and latency, one colour per model."
     from workbook.config import load_settings
     from workbook.eda import _pyplot, _save
+
     plt = _pyplot()
     quality = [c for c in table.columns if c == "accuracy" or c.startswith("f1 ")]
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.2), gridspec_kw={"width_ratios": [3, 1, 1]})
     width = 0.8 / len(table)
     for i, (name, row) in enumerate(table.iterrows()):
         axes[0].bar(np.arange(len(quality)) + i * width, row[quality], width, label=name)
-        axes[1].bar(i, row["training s"], 0.6); axes[2].bar(i, row["latency ms"], 0.6)
-    axes[0].set(xticks=np.arange(len(quality)) + width * (len(table) - 1) / 2, xticklabels=quality, ylim=(0.8, 1.01),
-                title="test split", ylabel="score")
+        axes[1].bar(i, row["training s"], 0.6)
+        axes[2].bar(i, row["latency ms"], 0.6)
+    axes[0].set(
+        xticks=np.arange(len(quality)) + width * (len(table) - 1) / 2,
+        xticklabels=quality,
+        ylim=(0.8, 1.01),
+        title="test split",
+        ylabel="score",
+    )
     axes[0].legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=len(table), frameon=False)
     for ax, title in ((axes[1], "training s"), (axes[2], "latency ms (1 row)")):
         ax.set(xticks=range(len(table)), xticklabels=table.index, title=title)

@@ -14,36 +14,63 @@ __all__ = ['AUTOML_JOB_NAME_LENGTH', 'automl_step_problems', 'automl_outcome']
 # %% ../../../nbs/96_local_automl.ipynb #5e141ff5
 AUTOML_JOB_NAME_LENGTH = 32  # the API's limit of AutoMLJobName
 
-def automl_step_problems(name: str, # the step's name
-                         args: dict, # the step's `Arguments` (a CreateAutoMLJob request)
-                         runner_given: bool, # did the caller pass an AutoML runner?
-                        ) -> list[str]:
+
+def automl_step_problems(
+    name: str,  # the step's name
+    args: dict,  # the step's `Arguments` (a CreateAutoMLJob request)
+    runner_given: bool,  # did the caller pass an AutoML runner?
+) -> list[str]:
     "One line for each thing in an AutoML step that the local engine cannot honour."
     where = f"step {name!r}"
-    out = [] if runner_given else [f"{where} is an AutoML step: run_definition needs an AutoML runner (automl=...)"]
+    out = (
+        []
+        if runner_given
+        else [f"{where} is an AutoML step: run_definition needs an AutoML runner (automl=...)"]
+    )
     channels = args.get("InputDataConfig") or []
     if len([c for c in channels if c.get("ChannelType", "training") == "training"]) != 1:
         out.append(f"{where}: the local AutoML job reads exactly one training channel")
     if any(c.get("ChannelType") == "validation" for c in channels):
-        out.append(f"{where}: a validation channel: the local AutoML job cross-validates on the training channel")
+        out.append(
+            f"{where}: a validation channel: the local AutoML job cross-validates on the training channel"
+        )
     for c in channels:
         kind = ((c.get("DataSource") or {}).get("S3DataSource") or {}).get("S3DataType", "S3Prefix")
-        if kind != "S3Prefix": out.append(f"{where}: S3DataType {kind!r}: the local AutoML job reads an S3 prefix")
+        if kind != "S3Prefix":
+            out.append(f"{where}: S3DataType {kind!r}: the local AutoML job reads an S3 prefix")
     config = args.get("AutoMLJobConfig") or {}
     for key in ("DataSplitConfig", "CandidateGenerationConfig"):
-        if key in config: out.append(f"{where}: AutoMLJobConfig.{key}: the local AutoML job chooses its own")
-    if args.get("GenerateCandidateDefinitionsOnly"): out.append(f"{where}: GenerateCandidateDefinitionsOnly: the local AutoML job always trains")
+        if key in config:
+            out.append(f"{where}: AutoMLJobConfig.{key}: the local AutoML job chooses its own")
+    if args.get("GenerateCandidateDefinitionsOnly"):
+        out.append(f"{where}: GenerateCandidateDefinitionsOnly: the local AutoML job always trains")
     return out
 
 # %% ../../../nbs/96_local_automl.ipynb #93bbd903
-def automl_outcome(response: dict, # the runner's DescribeAutoMLJob response
-                   settings: Settings, # region and account of the ARN
-                  ) -> tuple[str, dict, dict, str | None]:
+def automl_outcome(
+    response: dict,  # the runner's DescribeAutoMLJob response
+    settings: Settings,  # region and account of the ARN
+) -> tuple[str, dict, dict, str | None]:
     "(step status, properties, metadata, failure reason) of an AutoML step."
     name = response.get("AutoMLJobName", "")
-    metadata = {"AutoMLJob": {"Arn": response.get("AutoMLJobArn") or sagemaker_arn("automl-job", name, settings)}}
+    metadata = {
+        "AutoMLJob": {
+            "Arn": response.get("AutoMLJobArn") or sagemaker_arn("automl-job", name, settings)
+        }
+    }
     if response.get("AutoMLJobStatus") != "Completed":
-        return "Failed", response, metadata, response.get("FailureReason") or f"AutoML job {name} ended {response.get('AutoMLJobStatus')}"
+        return (
+            "Failed",
+            response,
+            metadata,
+            response.get("FailureReason")
+            or f"AutoML job {name} ended {response.get('AutoMLJobStatus')}",
+        )
     if not ((response.get("BestCandidate") or {}).get("InferenceContainers")):
-        return "Failed", response, metadata, f"AutoML job {name} completed without a best candidate (no inference container)"
+        return (
+            "Failed",
+            response,
+            metadata,
+            f"AutoML job {name} completed without a best candidate (no inference container)",
+        )
     return "Succeeded", response, metadata, None
