@@ -16,7 +16,7 @@ $(STAMP): requirements/dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed, found " + sys.version.split()[0]'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
-	$(BIN)/uv pip install --python $(BIN)/python --quiet -r requirements/dev.txt
+	$(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode -r requirements/dev.txt
 	$(BIN)/uv pip install --python $(BIN)/python --quiet --no-deps -e .
 	@touch $(STAMP)
 
@@ -27,14 +27,14 @@ test: setup
 	cd nbs && ../$(BIN)/nbdev_test --n_workers 2 --timing
 	$(BIN)/python -m pytest tests -q -m "not slow"
 
-# The whole pipeline end to end (cold, cached, gated, killed and resumed, tuned), the model-build template and every
-# notebook in a kernel; each test's time is listed at the end.
+# The whole pipeline end to end (cold, cached, gated, killed and resumed, tuned), the model-build template, the longest
+# job and endpoint checks (batch transform, training under the toolkit, SIGTERM drain) and every notebook in a kernel; each test's time is listed at the end.
 test-slow: setup
 	$(BIN)/python -m pytest tests -q -m slow --durations=0 --durations-min=1
 
 # The committed figures in images/, redrawn by the notebooks that explain them (slow cells included, a few minutes):
 # the only command that writes images/. Everything else draws into the settings' figures folder (store/figures).
-FIGURE_NOTEBOOKS := 01_eda 03_training 03a_tuning 03c_automl 04_evaluation 06a_deployment 06e_safe_deployment 07f_monitoring_traffic 08_pipeline
+FIGURE_NOTEBOOKS := 01_eda 03_training 03a_tuning 03c_automl 04_evaluation 04a_bias_explainability 06a_deployment 06e_safe_deployment 07f_monitoring_traffic 08_pipeline
 figures: setup
 	for nb in $(FIGURE_NOTEBOOKS); do WORKBOOK_FIGURES_DIR=$(CURDIR)/images $(BIN)/nbdev_test --flags slow --path nbs/$$nb.ipynb || exit 1; done
 

@@ -233,6 +233,7 @@ def test_load_test_ramps_against_the_endpoint(server, tmp_path):
     assert "knee: concurrency" in r.stdout and (tmp_path / "store" / "figures" / "loadtest.png").is_file()
 
 
+@pytest.mark.slow
 def test_sigterm_flushes_every_record(server, tmp_path):
     "A second server writes capture only every hour: every record on disk after SIGTERM comes from the shutdown flush."
     port, capture, log = _free_port(), tmp_path / "capture", tmp_path / "server.log"

@@ -197,6 +197,7 @@ def test_workbook_deploy_serves_the_package(registered, container, tmp_path):
         stop_endpoint(settings)
 
 
+@pytest.mark.slow
 def test_workbook_transform_scores_the_package(registered, container, tmp_path):
     "Batch transform reads the package in the same environment as `deploy`; a bad row is one line, nothing written."
     from workbook.config import WorkbookError

@@ -56,6 +56,7 @@ def run_toolkit(base: Path, extra_env: dict | None = None) -> subprocess.Complet
                           env=env, capture_output=True, text=True, timeout=600, cwd=base.parent)
 
 
+@pytest.mark.slow
 def test_training_job_under_toolkit(tmp_path, channels):
     store = tmp_path / "store"
     base = lay_out_job(tmp_path / "job", channels, {"epochs": 3, "batch_size": 16, "optimizer": "adam", "seed": 1})

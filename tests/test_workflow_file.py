@@ -64,6 +64,7 @@ def test_installs_only_what_building_and_submitting_the_pipeline_needs(steps):
     assert not pinned & {"tensorflow-cpu", "tensorflow", "mlflow", "moto", "jupyterlab", "pytest"}
 
 
+@pytest.mark.slow
 def test_the_pipeline_set_builds_the_definition(tmp_path):
     "A virtual environment with only requirements/pipeline.txt and the package builds the pipeline definition."
     import subprocess, sys

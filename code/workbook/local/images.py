@@ -202,9 +202,11 @@ def _run_uv(args: list, what: str):
         raise WorkbookError(f"could not build {what}: {tail}")
     return r.stdout
 
+_UV_INSTALL = ["pip", "install", "--quiet", "--compile-bytecode"]  # bytecode compiled at install, as pip does in the images
+
 def environment_path(env: ImageEnvironment, requirements: str, root: Path) -> Path:
-    "The folder of the environment of `env` with `requirements` on top (the hash covers both and the host Python)."
-    key = json.dumps([env.requirements(), requirements, sys.version.split()[0]])
+    "The folder of the environment of `env` with `requirements` on top (the hash covers both, the host Python and how it installs)."
+    key = json.dumps([env.requirements(), requirements, sys.version.split()[0], _UV_INSTALL])
     return Path(root) / f"{env.name}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
 
@@ -227,10 +229,10 @@ def build_environment(env: ImageEnvironment, # the image's libraries
         try:
             _run_uv(["venv", "--quiet", "--seed", "--python", sys.executable, folder], f"the environment of {env.name}")
             (folder / "image-requirements.txt").write_text(env.requirements())
-            _run_uv(["pip", "install", "--quiet", "--python", python, "-r", folder / "image-requirements.txt"], f"the libraries of {env.name}")
+            _run_uv([*_UV_INSTALL, "--python", python, "-r", folder / "image-requirements.txt"], f"the libraries of {env.name}")
             if requirements.strip():
                 (folder / "requirements.txt").write_text(requirements)
-                _run_uv(["pip", "install", "--quiet", "--python", python, "-r", folder / "requirements.txt"],
+                _run_uv([*_UV_INSTALL, "--python", python, "-r", folder / "requirements.txt"],
                         f"the shipped requirements.txt on {env.name}")
             packages = _run_uv(["pip", "freeze", "--python", python], f"the package list of {env.name}").split()
         except BaseException:
