@@ -34,7 +34,7 @@ test-slow: setup
 
 # The committed figures in images/, redrawn by the notebooks that explain them (slow cells included, a few minutes):
 # the only command that writes images/. Everything else draws into the settings' figures folder (store/figures).
-FIGURE_NOTEBOOKS := 01_eda 03_training 03a_tuning 04_evaluation 04a_bias_explainability 06a_deployment 06e_safe_deployment 07f_monitoring_traffic 08_pipeline
+FIGURE_NOTEBOOKS := 01_eda 03_training 03a_tuning 03c_automl 04_evaluation 04a_bias_explainability 06a_deployment 06e_safe_deployment 07f_monitoring_traffic 08_pipeline
 figures: setup
 	for nb in $(FIGURE_NOTEBOOKS); do WORKBOOK_FIGURES_DIR=$(CURDIR)/images $(BIN)/nbdev_test --flags slow --path nbs/$$nb.ipynb || exit 1; done
 

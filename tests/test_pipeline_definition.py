@@ -12,6 +12,7 @@ import pytest
 from conftest import code_snapshot
 
 from workbook import pipeline
+from workbook.automl import run_automl_job
 from workbook.config import load_settings, s3_to_local
 from workbook.registry import register_model_package
 from workbook.tuning import TUNING_SPEC, parameter_ranges, run_tuning_job
@@ -24,6 +25,9 @@ STEP_TYPES = {
     "RegisterTuned-RegisterModel": "RegisterModel", "FailOnTunedAccuracy": "Fail",
     "TrainModel": "Training", "EvaluateModel": "Processing", "CheckAccuracy": "Condition",
     "Register-RegisterModel": "RegisterModel", "FailOnAccuracy": "Fail",
+    "ChooseAutoML": "Condition", "PrepareAutoMLData": "Processing", "RunAutoML": "AutoML",
+    "EvaluateAutoMLModel": "Processing", "CheckAutoMLAccuracy": "Condition",
+    "RegisterAutoML-RegisterModel": "RegisterModel", "FailOnAutoMLAccuracy": "Fail",
 }
 PREPROCESS_OUTPUT = "Steps.PreprocessData.ProcessingOutputConfig.Outputs['{}'].S3Output.S3Uri"
 ACCURACY = {"Std:JsonGet": {"PropertyFile": {"Get": "Steps.EvaluateModel.PropertyFiles.EvaluationReport"},
@@ -77,7 +81,11 @@ def test_step_names_and_types(steps):
 
 
 def test_top_level_steps_and_branches(built, steps):
-    assert [s["Name"] for s in built["definition"]["Steps"]] == ["PreprocessData", "BaselineData", "ChooseTraining"]
+    assert [s["Name"] for s in built["definition"]["Steps"]] == ["PreprocessData", "BaselineData", "ChooseTraining", "ChooseAutoML"]
+    automl = steps["ChooseAutoML"]["Arguments"]
+    assert automl["Conditions"] == [{"Type": "Equals", "LeftValue": {"Get": "Parameters.UseAutoML"}, "RightValue": True}]
+    assert [s["Name"] for s in automl["IfSteps"]] == ["PrepareAutoMLData", "RunAutoML", "EvaluateAutoMLModel", "CheckAutoMLAccuracy"]
+    assert automl["ElseSteps"] == []
     choose = steps["ChooseTraining"]["Arguments"]
     assert choose["Conditions"] == [{"Type": "Equals", "LeftValue": {"Get": "Parameters.UseTuning"}, "RightValue": True}]
     assert [s["Name"] for s in choose["IfSteps"]] == ["TuneModel", "EvaluateTunedModel", "CheckTunedAccuracy"]
@@ -98,6 +106,7 @@ def test_parameters_and_defaults(built):
         "MaxTuningJobs": ("Integer", TUNING_SPEC.max_jobs),
         "Epochs": ("Integer", pipeline.Hyperparameters().epochs),
         "ModelApprovalStatus": ("String", "PendingManualApproval"),
+        "UseAutoML": ("Boolean", False),
     }
 
 
@@ -243,7 +252,8 @@ def test_two_builds_give_the_same_json(offline, built):
 
 
 ENTRY_SCRIPTS = {"PreprocessData": "preprocess.py", "BaselineData": "monitor.py", "EvaluateModel": "evaluate.py",
-                 "EvaluateTunedModel": "evaluate.py", "TrainModel": "train.py", "TuneModel": "train.py"}
+                 "EvaluateTunedModel": "evaluate.py", "TrainModel": "train.py", "TuneModel": "train.py",
+                 "PrepareAutoMLData": "automl.py", "EvaluateAutoMLModel": "evaluate.py"}
 
 
 def _training_program(step: dict) -> str:
@@ -261,7 +271,7 @@ def test_code_uploads_land_in_the_local_store(built, steps):
         names = tar.getnames()
     assert {"preprocess.py", "train.py", "evaluate.py", "monitor.py", "workbook/config.py"} <= set(names)
     assert not [n for n in names if "__pycache__" in n]
-    for name in ("PreprocessData", "BaselineData", "EvaluateModel", "EvaluateTunedModel"):
+    for name in ("PreprocessData", "BaselineData", "EvaluateModel", "EvaluateTunedModel", "PrepareAutoMLData", "EvaluateAutoMLModel"):
         inputs = {i["InputName"]: i["S3Input"]["S3Uri"] for i in steps[name]["Arguments"]["ProcessingInputs"]}
         assert inputs["code"] == submit
         runproc = s3_to_local(inputs["entrypoint"], settings).read_text()
@@ -351,8 +361,9 @@ def test_run_pipeline_local_hands_the_definition_to_the_engine(offline, tmp_path
     monkeypatch.setenv("WORKBOOK_TARGET", "local")
     assert pipeline.run_pipeline_main(["-n", "workbook.pipeline", "--kwargs", '{"pipeline_name": "run-x"}']) == 0
     ((definition, settings, parameters, kwargs),) = calls
-    assert [s["Name"] for s in definition["Steps"]] == ["PreprocessData", "BaselineData", "ChooseTraining"]
+    assert [s["Name"] for s in definition["Steps"]] == ["PreprocessData", "BaselineData", "ChooseTraining", "ChooseAutoML"]
     assert kwargs == {"pipeline_name": "run-x", "resume": None, "tuner": run_tuning_job, "registry": register_model_package,
+                      "automl": run_automl_job,
                       "job_variables": None, "max_parallel": None}
     assert s3_to_local("s3://penguins-workbook/data/penguins.csv", settings).is_file()  # the input was staged
     monkeypatch.setattr(engine, "run_definition", lambda *a, **k: {"PipelineExecutionStatus": "Failed"})

@@ -155,6 +155,35 @@ def test_tuned_branch_registers_the_best_trial(pipeline_store):
     assert f"/{best}/output/model.tar.gz" in registered["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
 
 
+def test_automl_branch_registers_its_best_candidate(pipeline_store):
+    "UseAutoML=true: PrepareAutoMLData, RunAutoML (an AutoML step), the same evaluation and gate; the registry lists the version."
+    from workbook.config import load_settings, s3_to_local
+    store, env, first, _ = pipeline_store
+    assert first.returncode == 0
+    r = run_cli("run", "--param", "UseAutoML=true", env=env, timeout=900)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    record = _latest_record(store)
+    steps = {s["StepName"]: s for s in record["Steps"]}
+    for name in ("PrepareAutoMLData", "RunAutoML", "EvaluateAutoMLModel", "CheckAutoMLAccuracy", "RegisterAutoML-RegisterModel"):
+        assert steps[name]["StepStatus"] == "Succeeded", (name, steps[name])
+    assert steps["RunAutoML"]["StepType"] == "AutoML" and "AutoMLJob" in steps["RunAutoML"]["Metadata"]
+    folder = Path(store) / "executions" / record["PipelineName"] / record["PipelineExecutionId"] / "steps"
+    described = json.loads((folder / "RunAutoML.json").read_text())["Properties"]
+    model_url = described["BestCandidate"]["InferenceContainers"][0]["ModelDataUrl"]
+    settings = load_settings({}, store=store)
+    board = json.loads(s3_to_local(model_url.rsplit("/", 1)[0] + "/leaderboard.json", settings).read_text())["Candidates"]
+    assert board[0]["CandidateName"] == described["BestCandidate"]["CandidateName"]
+    assert s3_to_local(described["BestCandidateProperties"]["ModelInsightsJsonReportPath"], settings).is_file()
+    registered = json.loads((folder / "RegisterAutoML-RegisterModel.json").read_text())["Request"]
+    assert registered["InferenceSpecification"]["Containers"][0]["ModelDataUrl"] == model_url
+    report_file, = (Path(store) / "s3").rglob(f"{record['PipelineExecutionId']}/EvaluateAutoMLModel/**/evaluation.json")
+    accuracy = json.loads(report_file.read_text())["multiclass_classification_metrics"]["accuracy"]["value"]
+    assert 0.95 <= accuracy <= 1.0
+    listing = run_cli("registry", "list", env=env, check=True).stdout
+    row = next(line for line in listing.splitlines() if model_url in line)
+    assert "PendingManualApproval" in row and f"{accuracy:.4f}" in row
+
+
 def test_lineage_of_the_registered_version(pipeline_store):
     "workbook lineage 1: the model, the training job that made it, the data it read (hashed), the preprocessing before it, the report."
     import hashlib

@@ -254,7 +254,7 @@ def test_pipeline_register_step_is_a_valid_create_model_package(tmp_path):
     from workbook.config import TENSORFLOW_VERSION, load_settings
     definition = json.loads(pipeline.definition_json(load_settings({}, store=tmp_path / "store")))
     registers = [s for s, _, _ in pipeline.flatten_steps(definition) if s["Type"] == "RegisterModel"]
-    assert len(registers) == 2
+    assert len(registers) == 3  # trained, tuned, AutoML
     client = boto3.client("sagemaker", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
     shape = client.meta.service_model.operation_model("CreateModelPackage").input_shape
     for step in registers:
@@ -263,6 +263,25 @@ def test_pipeline_register_step_is_a_valid_create_model_package(tmp_path):
         image = args["InferenceSpecification"]["Containers"][0]["Image"]
         assert image.endswith(f"/tensorflow-inference:{TENSORFLOW_VERSION}-cpu"), image
         assert "SAGEMAKER_SUBMIT_DIRECTORY" not in args["InferenceSpecification"]["Containers"][0].get("Environment", {})
+
+
+def test_pipeline_automl_step_is_a_valid_create_auto_ml_job(tmp_path):
+    "The AutoML step's arguments and `automl_job_request` are the same CreateAutoMLJob request, valid for botocore."
+    import workbook.pipeline as pipeline
+    from workbook.automl import AUTOML_SPEC, automl_job_request
+    from workbook.config import load_settings
+    definition = json.loads(pipeline.definition_json(load_settings({}, store=tmp_path / "store")))
+    steps = [s for s, _, _ in pipeline.flatten_steps(definition) if s["Type"] == "AutoML"]
+    assert [s["Name"] for s in steps] == ["RunAutoML"]
+    client = boto3.client("sagemaker", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    shape = client.meta.service_model.operation_model("CreateAutoMLJob").input_shape
+    args = _placeholders(steps[0]["Arguments"])
+    validate_parameters(args, shape)
+    assert args["AutoMLJobConfig"]["Mode"] == "ENSEMBLING" and args["ProblemType"] == AUTOML_SPEC.problem_type
+    own = automl_job_request(args["AutoMLJobName"], "s3://bucket/resolved/at/run/time", args["OutputDataConfig"]["S3OutputPath"],
+                             args["RoleArn"])
+    validate_parameters(own, shape)
+    assert own == args
 
 
 def test_deploy_sagemaker_variants_requests(sm, settings):

@@ -60,9 +60,10 @@ __all__ = ['TELEMETRY_OPT_OUT', 'APPROVAL_STATUSES', 'FRAMEWORKS', 'PREPROCESS_O
            'pack_source', 'LocalStoreSession', 'get_pipeline_session', 'pipeline_session', 'upload_source',
            'pipeline_parameters', 'StepContext', 'preprocess_step', 'WorkbookPipeline', 'baseline_step',
            'training_estimator', 'training_inputs', 'train_step', 'tune_step', 'model_artifact', 'evaluate_step',
-           'accuracy', 'register_step', 'fail_step', 'gate_steps', 'get_pipeline', 'definition_json', 'flatten_steps',
-           'pipeline_edges', 'draw_pipeline_graph', 'convert_struct', 'get_pipeline_driver', 'pipeline_module',
-           'get_pipeline_definition_main', 'run_pipeline', 'run_pipeline_main']
+           'accuracy', 'register_step', 'fail_step', 'gate_steps', 'prepare_automl_step', 'automl_step',
+           'automl_branch', 'get_pipeline', 'definition_json', 'flatten_steps', 'pipeline_edges', 'draw_pipeline_graph',
+           'convert_struct', 'get_pipeline_driver', 'pipeline_module', 'get_pipeline_definition_main', 'run_pipeline',
+           'run_pipeline_main']
 
 # %% ../../nbs/08_pipeline.ipynb #7fedcc6a
 def _is_shipped(relative: Path) -> bool:
@@ -179,6 +180,7 @@ def pipeline_parameters(settings: Settings, # defaults: bucket, instance types, 
         ParameterInteger("MaxTuningJobs", default_value=TUNING_SPEC.max_jobs),
         ParameterInteger("Epochs", default_value=Hyperparameters().epochs),
         ParameterString("ModelApprovalStatus", default_value="PendingManualApproval", enum_values=APPROVAL_STATUSES),
+        ParameterBoolean("UseAutoML", default_value=False),
     ]
     return {p.name: p for p in params}
 
@@ -359,6 +361,37 @@ def gate_steps(ctx: StepContext, model_data, preprocess: ProcessingStep, baselin
                           else_steps=[fail_step(evaluate, threshold, suffix)])
     return [evaluate, check]
 
+# %% ../../nbs/08_pipeline.ipynb #f5f9943f
+from sagemaker.automl.automl import AutoML, AutoMLInput
+from sagemaker.workflow.automl_step import AutoMLStep
+from .automl import AUTOML_OUTPUT, AUTOML_SPEC, sagemaker_automl_arguments
+
+def prepare_automl_step(ctx: StepContext, preprocess: ProcessingStep) -> ProcessingStep:
+    "PrepareAutoMLData: the train and validation splits as one table with a header, as Autopilot reads it."
+    inputs = [ProcessingInput(source=_output_uri(preprocess, n), destination=f"/opt/ml/processing/{n}", input_name=n)
+              for n in ("train", "validation", TRANSFORMER_OUTPUT)]
+    args = ctx.processor("sklearn", "automl-data").run(
+        code="automl.py", source_dir=ctx.source_uri, inputs=inputs,
+        outputs=[ProcessingOutput(output_name=AUTOML_OUTPUT, source=f"/opt/ml/processing/{AUTOML_OUTPUT}")])
+    return ProcessingStep("PrepareAutoMLData", step_args=args, cache_config=ctx.cache)
+
+def automl_step(ctx: StepContext, prepare: ProcessingStep) -> AutoMLStep:
+    "RunAutoML: an AutoML job under AUTOML_SPEC on the prepared table (Autopilot; locally FLAML)."
+    automl = AutoML(role=ctx.role, sagemaker_session=ctx.session, output_path=f"s3://{ctx.bucket}/{ctx.pipeline_name}/automl",
+                    **sagemaker_automl_arguments(AUTOML_SPEC))
+    data = AutoMLInput(inputs=[_output_uri(prepare, AUTOML_OUTPUT)], target_attribute_name=AUTOML_SPEC.target)
+    args = automl.fit(inputs=data, job_name=ctx.job_name("automl", limit=32), wait=False)
+    return AutoMLStep("RunAutoML", step_args=args, cache_config=ctx.cache)
+
+def automl_branch(ctx: StepContext, preprocess: ProcessingStep, baseline: ProcessingStep, model_package_group: str) -> ConditionStep:
+    "ChooseAutoML: when UseAutoML is true, prepare the table, run AutoML, then gate and register its best candidate."
+    prepare = prepare_automl_step(ctx, preprocess)
+    search = automl_step(ctx, prepare)
+    best_model = search.properties.BestCandidate.InferenceContainers[0].ModelDataUrl
+    gate = gate_steps(ctx, best_model, preprocess, baseline, model_package_group, "AutoML")
+    return ConditionStep("ChooseAutoML", conditions=[ConditionEquals(left=ctx.params["UseAutoML"], right=True)],
+                         if_steps=[prepare, search, *gate], else_steps=[])
+
 # %% ../../nbs/08_pipeline.ipynb #74c120c1
 def get_pipeline(region: str | None = None, # AWS region (default: settings)
                  role: str | None = None, # execution role ARN of the jobs (default: settings)
@@ -391,7 +424,8 @@ def get_pipeline(region: str | None = None, # AWS region (default: settings)
         gate = lambda step, suffix: gate_steps(ctx, model_artifact(step, ctx), preprocess, baseline, settings.model_package_group, suffix)
         choose = ConditionStep("ChooseTraining", conditions=[ConditionEquals(left=ctx.params["UseTuning"], right=True)],
                                if_steps=[tune, *gate(tune, "Tuned")], else_steps=[train, *gate(train, "")])
-    return WorkbookPipeline(name=settings.pipeline_name, parameters=list(ctx.params.values()), steps=[preprocess, baseline, choose],
+        automl = automl_branch(ctx, preprocess, baseline, settings.model_package_group)
+    return WorkbookPipeline(name=settings.pipeline_name, parameters=list(ctx.params.values()), steps=[preprocess, baseline, choose, automl],
                             sagemaker_session=session, pipeline_definition_config=PipelineDefinitionConfig(use_custom_job_prefix=True))
 
 # %% ../../nbs/08_pipeline.ipynb #9c759de1
@@ -453,7 +487,7 @@ def _implied_edges_removed(edges: list[tuple[str, str, str]]) -> list[tuple[str,
     "The edges without the unlabelled ones that another path already implies (a transitive reduction)."
     return [e for e in edges if e[2] or e[1] not in _reachable(e[0], edges, skip=e)]
 
-_STEP_COLORS = {"Processing": "#cfe2f3", "Training": "#d9ead3", "Tuning": "#d9ead3", "Condition": "#fff2cc",
+_STEP_COLORS = {"Processing": "#cfe2f3", "Training": "#d9ead3", "Tuning": "#d9ead3", "AutoML": "#d9ead3", "Condition": "#fff2cc",
                 "RegisterModel": "#ead1dc", "Fail": "#f4cccc"}
 
 def _layout(names: list[str], edges: list[tuple[str, str, str]]) -> dict[str, tuple[float, float]]:

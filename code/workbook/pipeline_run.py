@@ -102,6 +102,11 @@ def _prepare_tracking(settings: Settings) -> threading.Thread | None:
     thread.start()
     return thread
 
+def _run_automl_job(*args, **kwargs):
+    "workbook.automl's runner of AutoML steps, imported when a run has one (it brings pandas and FLAML)."
+    from workbook.automl import run_automl_job
+    return run_automl_job(*args, **kwargs)
+
 def run_local(definition: dict, # the pipeline definition
               name: str, # the pipeline's name
               settings: Settings, # local target: the store
@@ -124,7 +129,8 @@ def run_local(definition: dict, # the pipeline definition
     tracking = _prepare_tracking(settings)
     try:
         record = run_definition(definition, settings, parameters, resume=resume, pipeline_name=name,
-                                tuner=run_tuning_job, registry=register_model_package, job_variables=job_variables,
+                                tuner=run_tuning_job, registry=register_model_package, automl=_run_automl_job,
+                                job_variables=job_variables,
                                 max_parallel=settings.max_parallel_steps or None)
     finally:
         if tracking is not None: tracking.join()  # never leave the store half created

@@ -28,6 +28,7 @@ from typing import Callable
 
 from ..config import Settings, WorkbookError, process_alive, s3_to_local, text_table, utc_iso, utc_now, write_json_atomic
 from .algorithms import algorithm_problem
+from .automl import AUTOML_JOB_NAME_LENGTH, automl_outcome, automl_step_problems
 from .images import (build_environment, check_images, image_environment, image_overrides, parameter_value,
                                    request_image, shipped_requirements)
 from ..lineage import record_processing_job, record_training_job
@@ -41,7 +42,7 @@ __all__ = ['SUPPORTED_STEP_TYPES', 'RETRY_TYPES', 'DEFINITION_VERSIONS', 'FUNCTI
            'store_run_lock', 'run_definition']
 
 # %% ../../../nbs/91_local_engine.ipynb #b2c7fde4
-SUPPORTED_STEP_TYPES = ("Processing", "Training", "Tuning", "RegisterModel", "Condition", "Fail")
+SUPPORTED_STEP_TYPES = ("Processing", "Training", "Tuning", "AutoML", "RegisterModel", "Condition", "Fail")
 
 @dataclass
 class PlannedStep:
@@ -547,6 +548,17 @@ def _run_fail_step(ex: _Execution, ps: PlannedStep, attempt: int) -> StepResult:
 _RUNNERS = {"Processing": _run_job_step, "Training": _run_job_step, "Tuning": _run_job_step,
             "RegisterModel": _run_register_step, "Condition": _run_condition_step, "Fail": _run_fail_step}
 
+# %% ../../../nbs/91_local_engine.ipynb #e6729aa9
+def _run_automl_step(ex: _Execution, ps: PlannedStep, attempt: int) -> StepResult:
+    "Run an AutoML step: the caller's AutoML runner executes the resolved CreateAutoMLJob request."
+    request = resolve(ps.step.get("Arguments") or {}, ex.scope)
+    request["AutoMLJobName"] = job_name(ps.name, ex.id, request.get("AutoMLJobName"), attempt, AUTOML_JOB_NAME_LENGTH)
+    with _heartbeat(ex, ps.name): response = ex.automl(request, ex.settings)
+    status, properties, metadata, failure = automl_outcome(response, ex.settings)
+    return StepResult(status, properties, metadata, failure=failure, request=request)
+
+_RUNNERS["AutoML"] = _run_automl_step
+
 # %% ../../../nbs/91_local_engine.ipynb #6d37357f
 def _last_line(text: str | None) -> str:
     "The last non-empty line of `text`, cut to 300 characters."
@@ -723,6 +735,7 @@ def definition_problems(definition: dict,  # the pipeline definition
                         parameters: dict,  # resolved parameter values by name
                         tuner: Callable | None = None,  # the caller's tuner, if any
                         registry: Callable | None = None,  # the caller's registry, if any
+                        automl: Callable | None = None,  # the caller's AutoML runner, if any
                        ) -> list[str]:
     "One line for each thing in `definition` that the local engine cannot honour (empty: it can run it)."
     out, version = [], definition.get("Version", DEFINITION_VERSIONS[0])
@@ -733,6 +746,7 @@ def definition_problems(definition: dict,  # the pipeline definition
         for policy in s.get("RetryPolicies") or []:
             out += [f"step {name!r}: retry exception type {t!r} is unknown ({', '.join(RETRY_TYPES)})" for t in policy.get("ExceptionType", []) if t not in RETRY_TYPES]
         if kind == "Tuning" and tuner is None: out.append(f"step {name!r} is a Tuning step: run_definition needs a tuner (tuner=...)")
+        if kind == "AutoML": out += automl_step_problems(name, args, automl is not None)
         if kind == "RegisterModel" and registry is None: out.append(f"step {name!r} is a RegisterModel step: run_definition needs a registry (registry=...)")
         jobs = [args] if kind in ("Processing", "Training") else [args.get("TrainingJobDefinition"), *(args.get("TrainingJobDefinitions") or [])] if kind == "Tuning" else []
         for job in filter(None, jobs): out += _job_problems(name, job, parameters)
@@ -772,6 +786,7 @@ def run_definition(definition: dict,  # the pipeline definition (`json.loads(pip
                    pipeline_name: str | None = None,  # default `settings.pipeline_name`
                    tuner: Callable | None = None,  # runs a Tuning step's request: `(request, run_training_job=...) -> Describe`
                    registry: Callable | None = None,  # runs a RegisterModel step's request: `(request, settings) -> Describe`
+                   automl: Callable | None = None,  # runs an AutoML step's request: `(request, settings) -> DescribeAutoMLJob`
                    max_parallel: int | None = None,  # steps running at once (default: the machine's cores)
                    job_variables: dict | None = None) -> dict:  # what every job's environment adds, as a container's credentials (the local AWS endpoint)
     "Execute a pipeline definition locally; return the execution record."
@@ -801,12 +816,13 @@ def run_definition(definition: dict,  # the pipeline definition (`json.loads(pip
         plan = plan_steps(definition)
         if resume: record["Steps"] = [s for s in record["Steps"] if s["StepName"] in plan]
         steps = [ps.step for ps in plan.values()]
-        if problems := definition_problems(definition, steps, record["Parameters"], tuner, registry): raise WorkbookError("\n".join(problems))
+        if problems := definition_problems(definition, steps, record["Parameters"], tuner, registry, automl): raise WorkbookError("\n".join(problems))
         overrides = image_overrides(settings.image_environments)
         check_images(steps, record["Parameters"], overrides)  # before any step
         record["EnginePid"] = os.getpid()
         ex = _Execution(settings, pipeline, record, plan, progress)
         ex.tuner, ex.registry, ex.job_variables = tuner, registry, dict(job_variables or {})
+        ex.automl = automl
         ex.image_overrides = overrides
         write_json_atomic(ex.dir / "definition.json", definition)
         if progress: print(f"Execution {ex.id} of {pipeline}" + (" (resumed)" if resume else "") + f": {ex.dir}", flush=True)
