@@ -12,7 +12,7 @@ import pytest
 from conftest import code_snapshot
 
 from workbook import pipeline
-from workbook.automl import run_automl_job
+from workbook.pipeline_run import _run_automl_job
 from workbook.config import load_settings, s3_to_local
 from workbook.registry import register_model_package
 from workbook.tuning import TUNING_SPEC, parameter_ranges, run_tuning_job
@@ -363,7 +363,7 @@ def test_run_pipeline_local_hands_the_definition_to_the_engine(offline, tmp_path
     ((definition, settings, parameters, kwargs),) = calls
     assert [s["Name"] for s in definition["Steps"]] == ["PreprocessData", "BaselineData", "ChooseTraining", "ChooseAutoML"]
     assert kwargs == {"pipeline_name": "run-x", "resume": None, "tuner": run_tuning_job, "registry": register_model_package,
-                      "automl": run_automl_job,
+                      "automl": _run_automl_job,  # workbook.automl's runner, imported when a run has an AutoML step
                       "job_variables": None, "max_parallel": None}
     assert s3_to_local("s3://penguins-workbook/data/penguins.csv", settings).is_file()  # the input was staged
     monkeypatch.setattr(engine, "run_definition", lambda *a, **k: {"PipelineExecutionStatus": "Failed"})
