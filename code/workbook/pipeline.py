@@ -498,7 +498,7 @@ def _implied_edges_removed(edges: list[tuple[str, str, str]]) -> list[tuple[str,
     return [e for e in edges if e[2] or e[1] not in _reachable(e[0], edges, skip=e)]
 
 _STEP_COLORS = {"Processing": "#cfe2f3", "Training": "#d9ead3", "Tuning": "#d9ead3", "Condition": "#fff2cc",
-                "RegisterModel": "#ead1dc", "Fail": "#f4cccc"}
+                "RegisterModel": "#ead1dc", "Fail": "#f4cccc", "ClarifyCheck": "#d9d2e9", "QualityCheck": "#d9d2e9"}
 
 def _layout(names: list[str], edges: list[tuple[str, str, str]]) -> dict[str, tuple[float, float]]:
     "Position (column, row) of each step: columns by longest path from a source, rows ordered by predecessors."
