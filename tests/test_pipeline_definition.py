@@ -14,13 +14,14 @@ from conftest import code_snapshot
 from workbook import pipeline
 from workbook.pipeline_run import _run_automl_job
 from workbook.config import load_settings, s3_to_local
+from workbook.local.checks import CheckHooks
 from workbook.registry import register_model_package
 from workbook.tuning import TUNING_SPEC, parameter_ranges, run_tuning_job
 
 AWS_VARIABLES = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
                  "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL"]
 STEP_TYPES = {
-    "PreprocessData": "Processing", "BaselineData": "Processing", "ChooseTraining": "Condition",
+    "PreprocessData": "Processing", "BaselineData": "Processing", "CheckDataBias": "ClarifyCheck", "ChooseTraining": "Condition",
     "TuneModel": "Tuning", "EvaluateTunedModel": "Processing", "CheckTunedAccuracy": "Condition",
     "RegisterTuned-RegisterModel": "RegisterModel", "FailOnTunedAccuracy": "Fail",
     "TrainModel": "Training", "EvaluateModel": "Processing", "CheckAccuracy": "Condition",
@@ -81,7 +82,7 @@ def test_step_names_and_types(steps):
 
 
 def test_top_level_steps_and_branches(built, steps):
-    assert [s["Name"] for s in built["definition"]["Steps"]] == ["PreprocessData", "BaselineData", "ChooseTraining", "ChooseAutoML"]
+    assert [s["Name"] for s in built["definition"]["Steps"]] == ["PreprocessData", "BaselineData", "CheckDataBias", "ChooseTraining", "ChooseAutoML"]
     automl = steps["ChooseAutoML"]["Arguments"]
     assert automl["Conditions"] == [{"Type": "Equals", "LeftValue": {"Get": "Parameters.UseAutoML"}, "RightValue": True}]
     assert [s["Name"] for s in automl["IfSteps"]] == ["PrepareAutoMLData", "RunAutoML", "EvaluateAutoMLModel", "CheckAutoMLAccuracy"]
@@ -106,6 +107,8 @@ def test_parameters_and_defaults(built):
         "MaxTuningJobs": ("Integer", TUNING_SPEC.max_jobs),
         "Epochs": ("Integer", pipeline.Hyperparameters().epochs),
         "ModelApprovalStatus": ("String", "PendingManualApproval"),
+        "SkipDataBiasCheck": ("Boolean", True),
+        "RegisterNewDataBiasBaseline": ("Boolean", True),
         "UseAutoML": ("Boolean", False),
     }
 
@@ -125,7 +128,7 @@ def test_preprocessing_wiring(steps):
     assert inputs["input"]["S3Uri"] == {"Get": "Parameters.InputDataUrl"}
     assert inputs["input"]["LocalPath"] == "/opt/ml/processing/input"
     outputs = {o["OutputName"]: o["S3Output"]["LocalPath"] for o in args["ProcessingOutputConfig"]["Outputs"]}
-    assert outputs == {n: f"/opt/ml/processing/{n}" for n in ["train", "validation", "test", "transformer", "baseline"]}
+    assert outputs == {n: f"/opt/ml/processing/{n}" for n in ["train", "validation", "test", "transformer", "baseline", "bias"]}
     assert args["ProcessingResources"]["ClusterConfig"]["InstanceType"] == {"Get": "Parameters.ProcessingInstanceType"}
 
 
@@ -196,6 +199,23 @@ def test_register_step(steps):
     assert args["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"] == {"Std:Join": {"On": "/", "Values": [evaluation, "evaluation.json"]}}
     baseline = {"Get": "Steps.BaselineData.ProcessingOutputConfig.Outputs['baseline'].S3Output.S3Uri"}
     assert args["ModelMetrics"]["ModelDataQuality"]["Constraints"]["S3Uri"] == {"Std:Join": {"On": "/", "Values": [baseline, "constraints.json"]}}
+    assert args["ModelMetrics"]["Bias"]["PreTrainingReport"]["S3Uri"] == {"Get": "Steps.CheckDataBias.CalculatedBaselineConstraints"}
+    assert args["DriftCheckBaselines"]["Bias"]["PreTrainingConstraints"]["S3Uri"] == {"Get": "Steps.CheckDataBias.BaselineUsedForDriftCheckConstraints"}
+
+
+def test_data_bias_check_step(built, steps):
+    step = steps["CheckDataBias"]
+    assert (step["CheckType"], step["ModelPackageGroupName"], step["FailOnViolation"]) == ("DATA_BIAS", "penguins", True)
+    assert (step["SkipCheck"], step["RegisterNewBaseline"]) == ({"Get": "Parameters.SkipDataBiasCheck"}, {"Get": "Parameters.RegisterNewDataBiasBaseline"})
+    inputs = {i["InputName"]: i["S3Input"] for i in step["Arguments"]["ProcessingInputs"]}
+    assert inputs["dataset"]["S3Uri"] == {"Get": PREPROCESS_OUTPUT.format("bias")}
+    assert inputs["dataset"]["LocalPath"] == "/opt/ml/processing/input/data"
+    config = json.loads(s3_to_local(inputs["analysis_config"]["S3Uri"], built["settings"]).read_text())
+    assert (config["label"], [f["name_or_index"] for f in config["facet"]], config["group_variable"]) == ("species", ["sex", "island"], "island")
+    (out,) = step["Arguments"]["ProcessingOutputConfig"]["Outputs"]
+    assert (out["OutputName"], out["S3Output"]["LocalPath"]) == ("analysis_result", "/opt/ml/processing/output")
+    assert out["S3Output"]["S3Uri"] == {"Std:Join": {"On": "/", "Values": [
+        "s3://penguins-workbook/penguins-pipeline/clarify/data-bias", {"Get": "Execution.PipelineExecutionId"}]}}
 
 
 def test_baseline_step(steps):
@@ -214,6 +234,7 @@ def test_every_reference_names_an_existing_step_and_the_graph_is_acyclic(built, 
     for edge in [("PreprocessData", "BaselineData", ""), ("PreprocessData", "TrainModel", ""),
                  ("TrainModel", "EvaluateModel", ""), ("PreprocessData", "EvaluateModel", ""),
                  ("EvaluateModel", "CheckAccuracy", ""), ("BaselineData", "Register-RegisterModel", ""),
+                 ("PreprocessData", "CheckDataBias", ""), ("CheckDataBias", "Register-RegisterModel", ""),
                  ("ChooseTraining", "TuneModel", "if"), ("ChooseTraining", "TrainModel", "else"),
                  ("CheckAccuracy", "Register-RegisterModel", "if"), ("CheckAccuracy", "FailOnAccuracy", "else")]:
         assert edge in edges, edge
@@ -361,7 +382,8 @@ def test_run_pipeline_local_hands_the_definition_to_the_engine(offline, tmp_path
     monkeypatch.setenv("WORKBOOK_TARGET", "local")
     assert pipeline.run_pipeline_main(["-n", "workbook.pipeline", "--kwargs", '{"pipeline_name": "run-x"}']) == 0
     ((definition, settings, parameters, kwargs),) = calls
-    assert [s["Name"] for s in definition["Steps"]] == ["PreprocessData", "BaselineData", "ChooseTraining", "ChooseAutoML"]
+    assert [s["Name"] for s in definition["Steps"]] == ["PreprocessData", "BaselineData", "CheckDataBias", "ChooseTraining", "ChooseAutoML"]
+    assert isinstance(kwargs.pop("checks"), CheckHooks)  # the workbook's hooks for the data-bias check
     assert kwargs == {"pipeline_name": "run-x", "resume": None, "tuner": run_tuning_job, "registry": register_model_package,
                       "automl": _run_automl_job,  # workbook.automl's runner, imported when a run has an AutoML step
                       "job_variables": None, "max_parallel": None}

@@ -4,10 +4,11 @@
 
 # %% auto #0
 __all__ = ['ANALYSIS_CONFIG_FILE', 'ANALYSIS_FILE', 'VIOLATIONS_FILE', 'LOCAL_SHAP_FILE', 'FACETS', 'GROUP_VARIABLE',
-           'PRE_TRAINING_METRICS', 'POST_TRAINING_METRICS', 'bias_dataset', 'analysis_config', 'bias_metrics',
-           'bias_section', 'bias_table', 'raw_predictor', 'load_predictor', 'predicted_labels', 'default_baseline',
-           'kernel_shap', 'needs_model', 'run_analysis', 'read_dataset', 'bias_violations', 'violation_message',
-           'check_bias', 'drop_rows', 'write_analysis', 'main', 'plot_bias', 'plot_shap']
+           'PRE_TRAINING_METRICS', 'POST_TRAINING_METRICS', 'CHECK_BASELINES', 'CHECK_COMMANDS', 'bias_dataset',
+           'analysis_config', 'bias_metrics', 'bias_section', 'bias_table', 'raw_predictor', 'load_predictor',
+           'predicted_labels', 'default_baseline', 'kernel_shap', 'needs_model', 'run_analysis', 'read_dataset',
+           'bias_violations', 'violation_message', 'check_bias', 'drop_rows', 'write_analysis', 'main',
+           'drift_check_baseline', 'compare_bias', 'check_hooks', 'plot_bias', 'plot_shap']
 
 # %% ../../nbs/04a_bias_explainability.ipynb #3ba931f1
 import argparse
@@ -395,6 +396,54 @@ def main(argv: list[str] | None = None) -> dict:
     out = write_analysis(args.output_dir or base / "output", analysis, local, violations)
     print(f"clarify: wrote {out}" + (f", {len(violations['violations'])} violations" if violations else ""), flush=True)
     return analysis
+
+# %% ../../nbs/04a_bias_explainability.ipynb #1ddb0751
+CHECK_BASELINES = {  # CheckType -> (section of DriftCheckBaselines, {baseline kind: its key in that section})
+    "DATA_BIAS": ("Bias", {"Constraints": "PreTrainingConstraints"}),
+    "DATA_QUALITY": ("ModelDataQuality", {"Statistics": "Statistics", "Constraints": "Constraints"})}
+
+def drift_check_baseline(
+    described: dict, # a model package version, as DescribeModelPackage returns it
+    check_type: str, # a check step's CheckType, e.g. DATA_BIAS
+) -> dict | None:
+    "{kind: S3 URI} of the version's drift-check baseline of `check_type`; None if it has none."
+    if check_type not in CHECK_BASELINES: raise WorkbookError(f"check type {check_type} has no drift-check baseline here ({', '.join(CHECK_BASELINES)})")
+    section, kinds = CHECK_BASELINES[check_type]
+    found = (described.get("DriftCheckBaselines") or {}).get(section) or {}
+    uris = {kind: (found.get(key) or {}).get("S3Uri") for kind, key in kinds.items()}
+    return uris if all(uris.values()) else None
+
+# %% ../../nbs/04a_bias_explainability.ipynb #26b0c7a1
+CHECK_COMMANDS = {"DATA_BIAS": ["python3", "-m", "workbook.clarify"]}  # CheckType -> the local command of its image
+
+def _check_command(check_type: str) -> list:
+    "The command standing in for the image of a check type."
+    if check_type not in CHECK_COMMANDS: raise WorkbookError(f"check type {check_type}: the local engine runs {', '.join(CHECK_COMMANDS)}")
+    return CHECK_COMMANDS[check_type]
+
+def compare_bias(
+    settings, # the local target's settings (its store)
+    calculated: dict, # {"Constraints": S3 URI} of the new analysis.json
+    baseline: dict, # {"Constraints": S3 URI} of the baseline analysis.json
+) -> str | None:
+    "The violation message if the new analysis is more biased than the baseline, else None."
+    from workbook.config import s3_to_local
+    read = lambda uri: json.loads(s3_to_local(uri, settings).read_text())
+    found = bias_violations(read(calculated["Constraints"]), read(baseline["Constraints"]))
+    return violation_message(found) if found["violations"] else None
+
+def check_hooks(settings, # the local target's settings: store and registry
+               ):
+    "The CheckHooks the local engine needs to run the pipeline's check steps."
+    from workbook.local.checks import CheckHooks
+    from workbook.registry import get_model_version, latest_approved
+    def compare(check_type: str, calculated: dict, baseline: dict) -> str | None:
+        if check_type == "DATA_BIAS": return compare_bias(settings, calculated, baseline)
+        raise WorkbookError(f"check type {check_type}: no comparison")
+    def latest_baselines(group: str, check_type: str) -> dict | None:
+        approved = latest_approved(settings, group)
+        return drift_check_baseline(get_model_version(settings, approved["version"], group), check_type) if approved else None
+    return CheckHooks(entrypoint=_check_command, compare=compare, latest_baselines=latest_baselines)
 
 # %% ../../nbs/04a_bias_explainability.ipynb #e564de6f
 def plot_bias(

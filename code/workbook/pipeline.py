@@ -50,19 +50,20 @@ from sagemaker.workflow.steps import CacheConfig, ProcessingStep, TrainingStep, 
 from .config import ROOT, SKLEARN_VERSION, TENSORFLOW_VERSION, Settings, WorkbookError, is_s3, load_settings, s3_to_local
 from .evaluation import ACCURACY_JSON_PATH, EVALUATION_FILE, gate_message_parts
 from .pipeline_run import CODE_DIR, _local_engine, run_local, stage_input  # CODE_DIR: the source folder every job receives
-from .preprocessing import BASELINE_OUTPUT, SPLITS, TRANSFORMER_OUTPUT
+from .preprocessing import BASELINE_OUTPUT, BIAS_OUTPUT, SPLITS, TRANSFORMER_OUTPUT
 from .tracking import tracking_environment
 from .training import METRIC_DEFINITIONS, Hyperparameters
 from .tuning import TUNING_SPEC, parameter_ranges, tuner_arguments
 
 # %% auto #0
-__all__ = ['TELEMETRY_OPT_OUT', 'APPROVAL_STATUSES', 'FRAMEWORKS', 'PREPROCESS_OUTPUTS', 'BASELINE_FILES', 'CONTENT_TYPES',
-           'pack_source', 'LocalStoreSession', 'get_pipeline_session', 'pipeline_session', 'upload_source',
-           'pipeline_parameters', 'StepContext', 'preprocess_step', 'WorkbookPipeline', 'baseline_step',
-           'training_estimator', 'training_inputs', 'train_step', 'tune_step', 'model_artifact', 'evaluate_step',
-           'accuracy', 'register_step', 'fail_step', 'gate_steps', 'prepare_automl_step', 'automl_step',
-           'automl_branch', 'get_pipeline', 'definition_json', 'flatten_steps', 'pipeline_edges', 'draw_pipeline_graph',
-           'convert_struct', 'get_pipeline_driver', 'pipeline_module', 'get_pipeline_definition_main', 'run_pipeline',
+__all__ = ['TELEMETRY_OPT_OUT', 'APPROVAL_STATUSES', 'FRAMEWORKS', 'PREPROCESS_OUTPUTS', 'BASELINE_FILES', 'BIAS_LABEL_VALUE',
+           'CONTENT_TYPES', 'pack_source', 'LocalStoreSession', 'get_pipeline_session', 'pipeline_session',
+           'upload_source', 'data_bias_parameters', 'pipeline_parameters', 'StepContext', 'preprocess_step',
+           'WorkbookPipeline', 'baseline_step', 'data_bias_check_step', 'training_estimator', 'training_inputs',
+           'train_step', 'tune_step', 'model_artifact', 'evaluate_step', 'accuracy', 'bias_sources', 'register_step',
+           'fail_step', 'gate_steps', 'prepare_automl_step', 'automl_step', 'automl_branch', 'get_pipeline',
+           'definition_json', 'flatten_steps', 'pipeline_edges', 'draw_pipeline_graph', 'convert_struct',
+           'get_pipeline_driver', 'pipeline_module', 'get_pipeline_definition_main', 'run_pipeline',
            'run_pipeline_main']
 
 # %% ../../nbs/08_pipeline.ipynb #7fedcc6a
@@ -165,6 +166,11 @@ def upload_source(session: PipelineSession, # where to upload (local store or S3
         archive.write_bytes(blob)
         return session.upload_data(str(archive), bucket, f"{pipeline_name}/code/{digest}")
 
+# %% ../../nbs/08_pipeline.ipynb #f4928316
+def data_bias_parameters() -> list:
+    "SkipDataBiasCheck and RegisterNewDataBiasBaseline: the data-bias check's skip_check and register_new_baseline."
+    return [ParameterBoolean("SkipDataBiasCheck", default_value=True), ParameterBoolean("RegisterNewDataBiasBaseline", default_value=True)]
+
 # %% ../../nbs/08_pipeline.ipynb #57404f08
 APPROVAL_STATUSES = ["PendingManualApproval", "Approved", "Rejected"]
 
@@ -180,6 +186,7 @@ def pipeline_parameters(settings: Settings, # defaults: bucket, instance types, 
         ParameterInteger("MaxTuningJobs", default_value=TUNING_SPEC.max_jobs),
         ParameterInteger("Epochs", default_value=Hyperparameters().epochs),
         ParameterString("ModelApprovalStatus", default_value="PendingManualApproval", enum_values=APPROVAL_STATUSES),
+        *data_bias_parameters(),
         ParameterBoolean("UseAutoML", default_value=False),
     ]
     return {p.name: p for p in params}
@@ -223,7 +230,7 @@ def _output_uri(step: ProcessingStep, name: str):
     return step.properties.ProcessingOutputConfig.Outputs[name].S3Output.S3Uri
 
 # %% ../../nbs/08_pipeline.ipynb #8368f670
-PREPROCESS_OUTPUTS = [*SPLITS, TRANSFORMER_OUTPUT, BASELINE_OUTPUT]  # train, validation, test, transformer, baseline
+PREPROCESS_OUTPUTS = [*SPLITS, TRANSFORMER_OUTPUT, BASELINE_OUTPUT, BIAS_OUTPUT]  # train, validation, test, transformer, baseline, bias
 
 def preprocess_step(ctx: StepContext) -> ProcessingStep:
     "PreprocessData: clean, split and transform the raw table."
@@ -270,6 +277,30 @@ def baseline_step(ctx: StepContext, preprocess: ProcessingStep) -> ProcessingSte
                                 destination="/opt/ml/processing/input/baseline_dataset_input")],
         outputs=[ProcessingOutput(output_name="baseline", source="/opt/ml/processing/output")])
     return ProcessingStep("BaselineData", step_args=args, cache_config=ctx.cache)
+
+# %% ../../nbs/08_pipeline.ipynb #d432b3c6
+from sagemaker import clarify
+from sagemaker.workflow.check_job_config import CheckJobConfig
+from sagemaker.workflow.clarify_check_step import ClarifyCheckStep, DataBiasCheckConfig
+from sagemaker.workflow.execution_variables import ExecutionVariables
+from .clarify import FACETS, GROUP_VARIABLE, PRE_TRAINING_METRICS
+from .config import FEATURES, TARGET
+
+BIAS_LABEL_VALUE = "Gentoo"  # the label value whose share the data-bias metrics compare across facets
+
+def data_bias_check_step(ctx: StepContext, preprocess: ProcessingStep, model_package_group: str) -> ClarifyCheckStep:
+    "CheckDataBias: Clarify's pre-training bias metrics of the training split, checked against the previous baseline."
+    prefix = f"s3://{ctx.bucket}/{ctx.pipeline_name}/clarify/data-bias"
+    data = clarify.DataConfig(s3_data_input_path=_output_uri(preprocess, BIAS_OUTPUT), s3_analysis_config_output_path=prefix,
+                              s3_output_path=Join(on="/", values=[prefix, ExecutionVariables.PIPELINE_EXECUTION_ID]),
+                              label=TARGET, headers=[TARGET, *FEATURES], dataset_type="text/csv")
+    bias = clarify.BiasConfig(label_values_or_threshold=[BIAS_LABEL_VALUE], facet_name=list(FACETS), group_name=GROUP_VARIABLE)
+    job = CheckJobConfig(role=ctx.role, instance_count=1, instance_type=ctx.params["ProcessingInstanceType"],
+                         base_job_name=ctx.job_name("data-bias"), sagemaker_session=ctx.session)
+    return ClarifyCheckStep("CheckDataBias", check_job_config=job, model_package_group_name=model_package_group,
+                            clarify_check_config=DataBiasCheckConfig(data_config=data, data_bias_config=bias, methods=list(PRE_TRAINING_METRICS)),
+                            skip_check=ctx.params["SkipDataBiasCheck"], register_new_baseline=ctx.params["RegisterNewDataBiasBaseline"],
+                            cache_config=ctx.cache)
 
 # %% ../../nbs/08_pipeline.ipynb #1e857531
 def training_estimator(ctx: StepContext) -> TensorFlow:
@@ -323,6 +354,14 @@ def accuracy(evaluate: ProcessingStep) -> JsonGet:
     "The test accuracy in the evaluation report, as a pipeline expression."
     return JsonGet(step_name=evaluate.name, property_file=evaluate.property_files[0], json_path=ACCURACY_JSON_PATH)
 
+# %% ../../nbs/08_pipeline.ipynb #2e5d7100
+def bias_sources(bias_check: ClarifyCheckStep | None) -> dict:
+    "The data-bias check's {'report': calculated, 'baseline': used for the drift check} as MetricsSources ({} without a check)."
+    if bias_check is None: return {}
+    source = lambda uri: MetricsSource(s3_uri=uri, content_type="application/json")
+    return {"report": source(bias_check.properties.CalculatedBaselineConstraints),
+            "baseline": source(bias_check.properties.BaselineUsedForDriftCheckConstraints)}
+
 # %% ../../nbs/08_pipeline.ipynb #95980f37
 CONTENT_TYPES = ["text/csv", "application/json"]  # what the endpoint accepts and answers
 
@@ -331,19 +370,21 @@ def _json_source(folder, name: str) -> MetricsSource:
     return MetricsSource(s3_uri=Join(on="/", values=[folder, name]), content_type="application/json")
 
 def register_step(ctx: StepContext, model_data, evaluate: ProcessingStep, baseline: ProcessingStep,
-                  model_package_group: str, suffix: str = "") -> ModelStep:
-    "Register: a model package version with its evaluation report and data-quality baseline."
+                  model_package_group: str, suffix: str = "", bias_check: ClarifyCheckStep | None = None) -> ModelStep:
+    "Register: a model package version with its evaluation report, data-quality baseline and data-bias report."
     baseline_uri = _output_uri(baseline, "baseline")
     statistics, constraints = (_json_source(baseline_uri, f) for f in BASELINE_FILES)
+    bias = bias_sources(bias_check)
     metrics = ModelMetrics(model_statistics=_json_source(_output_uri(evaluate, "evaluation"), EVALUATION_FILE),
-                           model_data_statistics=statistics, model_data_constraints=constraints)
+                           model_data_statistics=statistics, model_data_constraints=constraints, bias_pre_training=bias.get("report"))
     model = TensorFlowModel(model_data=model_data, framework_version=FRAMEWORKS["tensorflow"][0], role=ctx.role,
                             sagemaker_session=ctx.session)
     args = model.register(content_types=CONTENT_TYPES, response_types=CONTENT_TYPES,
                           inference_instances=["ml.m5.large"], transform_instances=["ml.m5.large"],
                           model_package_group_name=model_package_group, approval_status=ctx.params["ModelApprovalStatus"],
                           model_metrics=metrics,
-                          drift_check_baselines=DriftCheckBaselines(model_data_statistics=statistics, model_data_constraints=constraints))
+                          drift_check_baselines=DriftCheckBaselines(model_data_statistics=statistics, model_data_constraints=constraints,
+                                                                    bias_pre_training_constraints=bias.get("baseline")))
     return ModelStep(f"Register{suffix}", step_args=args)
 
 # %% ../../nbs/08_pipeline.ipynb #568407da
@@ -352,12 +393,12 @@ def fail_step(evaluate: ProcessingStep, threshold, suffix: str = "") -> FailStep
     return FailStep(f"FailOn{suffix}Accuracy", error_message=Join(on=" ", values=gate_message_parts(accuracy(evaluate), threshold)))
 
 def gate_steps(ctx: StepContext, model_data, preprocess: ProcessingStep, baseline: ProcessingStep,
-               model_package_group: str, suffix: str = "") -> list:
+               model_package_group: str, suffix: str = "", bias_check: ClarifyCheckStep | None = None) -> list:
     "Evaluate the model, then CheckAccuracy: register it if accuracy >= AccuracyThreshold, else fail."
     evaluate = evaluate_step(ctx, model_data, preprocess, suffix)
     threshold = ctx.params["AccuracyThreshold"]
     check = ConditionStep(f"Check{suffix}Accuracy", conditions=[ConditionGreaterThanOrEqualTo(left=accuracy(evaluate), right=threshold)],
-                          if_steps=[register_step(ctx, model_data, evaluate, baseline, model_package_group, suffix)],
+                          if_steps=[register_step(ctx, model_data, evaluate, baseline, model_package_group, suffix, bias_check)],
                           else_steps=[fail_step(evaluate, threshold, suffix)])
     return [evaluate, check]
 
@@ -420,12 +461,13 @@ def get_pipeline(region: str | None = None, # AWS region (default: settings)
                           pipeline_parameters(settings), settings.seed, environment=tracking_environment(settings))
         preprocess = preprocess_step(ctx)
         baseline = baseline_step(ctx, preprocess)
+        bias_check = data_bias_check_step(ctx, preprocess, settings.model_package_group)
         train, tune = train_step(ctx, preprocess), tune_step(ctx, preprocess)
-        gate = lambda step, suffix: gate_steps(ctx, model_artifact(step, ctx), preprocess, baseline, settings.model_package_group, suffix)
+        gate = lambda step, suffix: gate_steps(ctx, model_artifact(step, ctx), preprocess, baseline, settings.model_package_group, suffix, bias_check)
         choose = ConditionStep("ChooseTraining", conditions=[ConditionEquals(left=ctx.params["UseTuning"], right=True)],
                                if_steps=[tune, *gate(tune, "Tuned")], else_steps=[train, *gate(train, "")])
         automl = automl_branch(ctx, preprocess, baseline, settings.model_package_group)
-    return WorkbookPipeline(name=settings.pipeline_name, parameters=list(ctx.params.values()), steps=[preprocess, baseline, choose, automl],
+    return WorkbookPipeline(name=settings.pipeline_name, parameters=list(ctx.params.values()), steps=[preprocess, baseline, bias_check, choose, automl],
                             sagemaker_session=session, pipeline_definition_config=PipelineDefinitionConfig(use_custom_job_prefix=True))
 
 # %% ../../nbs/08_pipeline.ipynb #9c759de1
@@ -488,7 +530,7 @@ def _implied_edges_removed(edges: list[tuple[str, str, str]]) -> list[tuple[str,
     return [e for e in edges if e[2] or e[1] not in _reachable(e[0], edges, skip=e)]
 
 _STEP_COLORS = {"Processing": "#cfe2f3", "Training": "#d9ead3", "Tuning": "#d9ead3", "AutoML": "#d9ead3", "Condition": "#fff2cc",
-                "RegisterModel": "#ead1dc", "Fail": "#f4cccc"}
+                "RegisterModel": "#ead1dc", "Fail": "#f4cccc", "ClarifyCheck": "#d9d2e9", "QualityCheck": "#d9d2e9"}
 
 def _layout(names: list[str], edges: list[tuple[str, str, str]]) -> dict[str, tuple[float, float]]:
     "Position (column, row) of each step: columns by longest path from a source, rows ordered by predecessors."

@@ -124,13 +124,14 @@ def run_local(definition: dict, # the pipeline definition
     if graph and (redraw or not figure.exists()):
         from workbook.pipeline import draw_pipeline_graph
         draw_pipeline_graph(definition, figure)
+    from workbook.clarify import check_hooks
     from workbook.registry import register_model_package
     from workbook.tuning import run_tuning_job
     tracking = _prepare_tracking(settings)
     try:
         record = run_definition(definition, settings, parameters, resume=resume, pipeline_name=name,
                                 tuner=run_tuning_job, registry=register_model_package, automl=_run_automl_job,
-                                job_variables=job_variables,
+                                checks=check_hooks(settings), job_variables=job_variables,
                                 max_parallel=settings.max_parallel_steps or None)
     finally:
         if tracking is not None: tracking.join()  # never leave the store half created

@@ -29,10 +29,11 @@ from typing import Callable
 from ..config import Settings, WorkbookError, process_alive, s3_to_local, text_table, utc_iso, utc_now, write_json_atomic
 from .algorithms import algorithm_problem
 from .automl import AUTOML_JOB_NAME_LENGTH, automl_outcome, automl_step_problems
-from .images import (build_environment, check_images, image_environment, image_overrides, parameter_value,
-                                   request_image, shipped_requirements)
+from .images import (WORKBOOK_ENVIRONMENT, build_environment, check_images, image_environment, image_overrides,
+                                   parameter_value, request_image, shipped_requirements)
 from ..lineage import record_processing_job, record_training_job
 from .jobs import run_processing_job, run_training_job, sagemaker_arn, stop_all_jobs
+from .checks import CHECK_STEP_TYPES, CheckHooks, run_check_step
 
 # %% auto #0
 __all__ = ['SUPPORTED_STEP_TYPES', 'RETRY_TYPES', 'DEFINITION_VERSIONS', 'FUNCTIONS', 'PlannedStep', 'referenced_steps',
@@ -42,7 +43,7 @@ __all__ = ['SUPPORTED_STEP_TYPES', 'RETRY_TYPES', 'DEFINITION_VERSIONS', 'FUNCTI
            'store_run_lock', 'run_definition']
 
 # %% ../../../nbs/91_local_engine.ipynb #b2c7fde4
-SUPPORTED_STEP_TYPES = ("Processing", "Training", "Tuning", "AutoML", "RegisterModel", "Condition", "Fail")
+SUPPORTED_STEP_TYPES = ("Processing", "Training", "Tuning", "AutoML", "RegisterModel", "Condition", "Fail", *CHECK_STEP_TYPES)
 
 @dataclass
 class PlannedStep:
@@ -559,6 +560,15 @@ def _run_automl_step(ex: _Execution, ps: PlannedStep, attempt: int) -> StepResul
 
 _RUNNERS["AutoML"] = _run_automl_step
 
+# %% ../../../nbs/91_local_engine.ipynb #f60bdc3c
+def _run_check(ex: _Execution, ps: PlannedStep, attempt: int) -> StepResult:
+    "Run a ClarifyCheck or QualityCheck step (`workbook.local.checks`): its job runs the hooks' command in the workbook's environment."
+    image = request_image(resolve(ps.step.get("Arguments") or {}, ex.scope))
+    if image: ex.image_overrides.setdefault(image, WORKBOOK_ENVIRONMENT)
+    return run_check_step(ps, lambda value: resolve(value, ex.scope), lambda job: _run_job_step(ex, job, attempt), ex.checks)
+
+_RUNNERS.update(ClarifyCheck=_run_check, QualityCheck=_run_check)
+
 # %% ../../../nbs/91_local_engine.ipynb #6d37357f
 def _last_line(text: str | None) -> str:
     "The last non-empty line of `text`, cut to 300 characters."
@@ -736,6 +746,7 @@ def definition_problems(definition: dict,  # the pipeline definition
                         tuner: Callable | None = None,  # the caller's tuner, if any
                         registry: Callable | None = None,  # the caller's registry, if any
                         automl: Callable | None = None,  # the caller's AutoML runner, if any
+                        checks: CheckHooks | None = None,  # the caller's check hooks, if any
                        ) -> list[str]:
     "One line for each thing in `definition` that the local engine cannot honour (empty: it can run it)."
     out, version = [], definition.get("Version", DEFINITION_VERSIONS[0])
@@ -748,7 +759,8 @@ def definition_problems(definition: dict,  # the pipeline definition
         if kind == "Tuning" and tuner is None: out.append(f"step {name!r} is a Tuning step: run_definition needs a tuner (tuner=...)")
         if kind == "AutoML": out += automl_step_problems(name, args, automl is not None)
         if kind == "RegisterModel" and registry is None: out.append(f"step {name!r} is a RegisterModel step: run_definition needs a registry (registry=...)")
-        jobs = [args] if kind in ("Processing", "Training") else [args.get("TrainingJobDefinition"), *(args.get("TrainingJobDefinitions") or [])] if kind == "Tuning" else []
+        if kind in CHECK_STEP_TYPES and checks is None: out.append(f"step {name!r} is a {kind} step: run_definition needs check hooks (checks=...)")
+        jobs = [args] if kind in ("Processing", "Training", *CHECK_STEP_TYPES) else [args.get("TrainingJobDefinition"), *(args.get("TrainingJobDefinitions") or [])] if kind == "Tuning" else []
         for job in filter(None, jobs): out += _job_problems(name, job, parameters)
         if kind == "Condition":
             known = {*_COMPARISONS, "In", "Not", "Or"}
@@ -787,6 +799,7 @@ def run_definition(definition: dict,  # the pipeline definition (`json.loads(pip
                    tuner: Callable | None = None,  # runs a Tuning step's request: `(request, run_training_job=...) -> Describe`
                    registry: Callable | None = None,  # runs a RegisterModel step's request: `(request, settings) -> Describe`
                    automl: Callable | None = None,  # runs an AutoML step's request: `(request, settings) -> DescribeAutoMLJob`
+                   checks: CheckHooks | None = None,  # what ClarifyCheck and QualityCheck steps need from the caller
                    max_parallel: int | None = None,  # steps running at once (default: the machine's cores)
                    job_variables: dict | None = None) -> dict:  # what every job's environment adds, as a container's credentials (the local AWS endpoint)
     "Execute a pipeline definition locally; return the execution record."
@@ -816,13 +829,14 @@ def run_definition(definition: dict,  # the pipeline definition (`json.loads(pip
         plan = plan_steps(definition)
         if resume: record["Steps"] = [s for s in record["Steps"] if s["StepName"] in plan]
         steps = [ps.step for ps in plan.values()]
-        if problems := definition_problems(definition, steps, record["Parameters"], tuner, registry, automl): raise WorkbookError("\n".join(problems))
+        if problems := definition_problems(definition, steps, record["Parameters"], tuner, registry, automl, checks): raise WorkbookError("\n".join(problems))
         overrides = image_overrides(settings.image_environments)
         check_images(steps, record["Parameters"], overrides)  # before any step
         record["EnginePid"] = os.getpid()
         ex = _Execution(settings, pipeline, record, plan, progress)
         ex.tuner, ex.registry, ex.job_variables = tuner, registry, dict(job_variables or {})
         ex.automl = automl
+        ex.checks = checks
         ex.image_overrides = overrides
         write_json_atomic(ex.dir / "definition.json", definition)
         if progress: print(f"Execution {ex.id} of {pipeline}" + (" (resumed)" if resume else "") + f": {ex.dir}", flush=True)
