@@ -121,3 +121,29 @@ def test_per_record_expression_boto3_and_bad_expressions(servers):
     assert status == 400 and "is not a JMESPath expression" in json.loads(body)["message"]
     status, _, body = _invoke(explaining, {"X-Amzn-SageMaker-Enable-Explanations": "[0]"})
     assert status == 400 and "not true or false" in json.loads(body)["message"]
+
+
+@pytest.mark.slow
+def test_latency_of_an_explained_record(servers):
+    "Median latency of one penguin, as today and explained (Kernel SHAP with 100 samples), printed for the record."
+    plain, explaining = servers
+    timings = {}
+    for name, server, headers in [("plain", plain, None), ("explained", explaining, {"X-Amzn-SageMaker-Enable-Explanations": "`true`"})]:
+        seconds = []
+        for _ in range(20):
+            started = time.perf_counter()
+            status, _, _ = _invoke(server, headers, ROWS_OK[:1])
+            seconds.append(time.perf_counter() - started)
+            assert status == 200
+        timings[name] = float(np.median(seconds))
+    print(f"one penguin: {timings['plain'] * 1000:.1f} ms as today, {timings['explained'] * 1000:.1f} ms explained (median of 20)")
+    assert timings["explained"] > timings["plain"]
+
+
+def test_an_endpoint_without_explainer_config_never_imports_shap():
+    "The fast path stays fast: without an ExplainerConfig, neither the explainer's module nor shap is imported."
+    code = ("import sys; from workbook.serving import create_app; create_app('model'); "
+            "print(sorted(m for m in ('shap', 'workbook.explanations', 'jmespath') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(ROOT / "code")},
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
