@@ -428,10 +428,13 @@ def create_app(model_dir: str | Path | None, # model directory (the contents of 
                 writers[v.name] = CaptureWriter(capture, capture.local_dir(settings), endpoint_name, v.name, capture_flush_seconds)
             v.writer = writers[v.name]
 
+    def load():
+        invocations.blue.load()
+        if explainer is not None: explainer.warm()  # after the model, so that the endpoint is InService first
+
     @asynccontextmanager
     async def lifespan(app):
-        threading.Thread(target=invocations.blue.load, name="model-loader", daemon=True).start()
-        if explainer is not None: threading.Thread(target=explainer.warm, name="explainer-loader", daemon=True).start()
+        threading.Thread(target=load, name="model-loader", daemon=True).start()
         attach(invocations.blue)
         metrics = MetricsWriter(invocations.metrics, metrics_file) if metrics_file else None
         updates = _UpdateWatcher(invocations, update_file, attach) if update_file else None
