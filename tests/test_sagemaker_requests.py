@@ -91,6 +91,20 @@ def test_deploy_sagemaker_requests(sm, settings, exists):
     assert config["DataCaptureConfig"]["DestinationS3Uri"] == "s3://penguins-bucket/datacapture"
 
 
+
+def test_deploy_sagemaker_with_explanations_requests(sm, settings):
+    "The ExplainerConfig `workbook deploy --explanations` builds is a valid member of CreateEndpointConfig."
+    from workbook.deployment import deploy_sagemaker
+    from workbook.explanations import penguin_explainer_config
+    _answer_deployment(sm, False, message="Could not find endpoint")
+    sm.answer("describe_endpoint", ENDPOINT)  # the waiter
+    explainer = penguin_explainer_config("[1]>`0.5`")
+    deploy_sagemaker(settings, ROW, client=sm.client, explainer_config=explainer)
+    sm.check(["CreateModel", "CreateEndpointConfig", "DescribeEndpoint", "CreateEndpoint", "DescribeEndpoint"])
+    config = sm.requests[1][1]
+    assert config["ExplainerConfig"] == explainer
+    assert config["ExplainerConfig"]["ClarifyExplainerConfig"]["EnableExplanations"] == "[1]>`0.5`"
+
 def test_transform_sagemaker_requests(sm, settings):
     from workbook.deployment import transform_sagemaker
     sm.answer("create_model", {"ModelArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model/m"})

@@ -248,14 +248,24 @@ def deploy(settings: Settings, # target, store, registry group, endpoint name, h
            shadow: tuple | None = None, # a shadow variant as (name, version, weight)
            deployment_config=None, # a `guardrails.DeploymentConfig`: update a serving endpoint blue/green, with rollback
            report=print, # progress lines of a blue/green update
+           explainer_config: dict | None = None, # an ExplainerConfig: Clarify online explainability (`workbook.explanations`)
           ) -> dict:
     "Deploy approved model versions (one, or several as weighted variants) as the endpoint `settings.endpoint_name`; return its record."
     plan = variant_plan(settings, version, variants, shadow)
-    if settings.target == "sagemaker": return deploy_sagemaker(settings, plan, sampling_percentage, deployment_config=deployment_config)
+    if explainer_config is not None:
+        from workbook.explanations import explainer_settings
+        explainer_settings(explainer_config, settings)  # refused before anything starts, as CreateEndpointConfig would
+    if settings.target == "sagemaker":
+        return deploy_sagemaker(settings, plan, sampling_percentage, deployment_config=deployment_config,
+                                explainer_config=explainer_config)
     name = settings.endpoint_name
     old = _read_record(settings, name)
     serving = old is not None and _alive(old["pid"])
-    if deployment_config is not None and serving: return _update_blue_green(settings, old, plan, deployment_config, report)
+    if deployment_config is not None and serving:
+        if explainer_config is not None:
+            raise WorkbookError("a blue/green update keeps the endpoint's explainer: deploy with explanations without "
+                                "a deployment configuration (the endpoint restarts)")
+        return _update_blue_green(settings, old, plan, deployment_config, report)
     if serving: stop_endpoint(settings, name)
     if not _port_free(settings.host, settings.port):
         raise WorkbookError(f"port {settings.port} on {settings.host} is in use: stop what uses it or set WORKBOOK_PORT")
@@ -271,6 +281,11 @@ def deploy(settings: Settings, # target, store, registry group, endpoint name, h
            "--metrics-file", str(metrics_file), "--update-file", str(update_file)]
     for spec, row in plan:
         cmd += ["--shadow-variant" if spec.shadow else "--production-variant", spec.name, repr(spec.weight), str(model_dirs[row["version"]])]
+    explainer_file = folder / "explainer_config.json"
+    explainer_file.unlink(missing_ok=True)
+    if explainer_config is not None:
+        write_json_atomic(explainer_file, explainer_config)
+        cmd += ["--explainer-config", str(explainer_file)]
     with open(log_file, "ab") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=_endpoint_env(),
                                 start_new_session=True)
@@ -278,7 +293,8 @@ def deploy(settings: Settings, # target, store, registry group, endpoint name, h
               "url": f"http://{settings.host}:{settings.port}", **_serving_fields(plan, model_dirs), "python": python,
               "log_file": str(log_file), "metrics_file": str(metrics_file), "update_file": str(update_file),
               "capture_destination": capture.destination, "capture_dir": str(capture.local_dir(settings)),
-              "sampling_percentage": sampling_percentage, "created": utc_iso()}
+              "sampling_percentage": sampling_percentage, "created": utc_iso(),
+              "explanations": explainer_config["ClarifyExplainerConfig"].get("EnableExplanations", "`true`") if explainer_config else None}
     write_json_atomic(_record_path(settings, name), record)
     _wait_in_service(record, proc, timeout)
     record_deployment(settings, name, [row["arn"] for _, row in plan])
@@ -429,6 +445,7 @@ def endpoint_config_request(name: str, # the endpoint configuration's name
                             model_name: str | list, # the model it serves, or [(VariantSpec, model name)] for several variants
                             capture: CaptureConfig, # data capture settings
                             instance_type: str = "ml.m5.large", # endpoint instance type
+                            explainer_config: dict | None = None, # an ExplainerConfig (Clarify online explainability)
                            ) -> dict:
     "A CreateEndpointConfig request with data capture: one variant (AllTraffic), or weighted production variants and a shadow."
     served = [(VariantSpec("AllTraffic", ""), model_name)] if isinstance(model_name, str) else model_name
@@ -438,6 +455,7 @@ def endpoint_config_request(name: str, # the endpoint configuration's name
     request = {"EndpointConfigName": name, "DataCaptureConfig": capture.to_api(),
                "ProductionVariants": [entry(s, m) for s, m in served if not s.shadow]}
     if shadows := [entry(s, m) for s, m in served if s.shadow]: request["ShadowProductionVariants"] = shadows
+    if explainer_config is not None: request["ExplainerConfig"] = explainer_config
     return request
 
 def transform_job_request(name: str, # the transform job's name
@@ -462,6 +480,7 @@ def deploy_sagemaker(settings: Settings, # region, role, bucket, endpoint name
                      client=None, # a boto3 SageMaker client (default: one for the settings' region)
                      deployment_config=None, # a `guardrails.DeploymentConfig`: how an existing endpoint is updated
                      cloudwatch=None, # a boto3 CloudWatch client for the config's alarms (default: one for the region)
+                     explainer_config: dict | None = None, # an ExplainerConfig (Clarify online explainability)
                     ) -> dict:
     "Create or update the SageMaker endpoint serving model package versions (one model per version), with data capture."
     client = client or _sagemaker_client(settings)
@@ -474,7 +493,7 @@ def deploy_sagemaker(settings: Settings, # region, role, bucket, endpoint name
     name = models[plan[0][1]["version"]]
     capture = CaptureConfig(capture_destination(settings), sampling_percentage)
     client.create_endpoint_config(**endpoint_config_request(name, [(spec, models[row["version"]]) for spec, row in plan],
-                                                            capture, instance_type))
+                                                            capture, instance_type, explainer_config))
     try: client.describe_endpoint(EndpointName=settings.endpoint_name)
     except client.exceptions.ClientError: client.create_endpoint(EndpointName=settings.endpoint_name, EndpointConfigName=name)
     else:
@@ -525,7 +544,7 @@ def _deploy_command(args) -> int:
     shadow = (args.shadow[0], _version_value(args.shadow[1], "version"), _weight_value(args.shadow[2])) if args.shadow else None
     config = _deployment_config(args, settings.endpoint_name)
     print(_show(deploy(settings, args.version, args.sampling_percentage, variants=variants or None, shadow=shadow,
-                       deployment_config=config)))
+                       deployment_config=config, explainer_config=_explainer_config(args))))
     return 0
 
 def _deployment_config(args, endpoint: str):
@@ -540,6 +559,15 @@ def _deployment_config(args, endpoint: str):
     if args.rollback_accuracy_below is not None:
         alarms.append(Alarm(f"{endpoint}-accuracy", "accuracy", args.rollback_accuracy_below, "Minimum", "LessThanThreshold"))
     return DeploymentConfig(routing, args.termination_wait, tuple(alarms))
+
+def _explainer_config(args) -> dict | None:
+    "The ExplainerConfig the deploy flags ask for: the penguins' (--explanations) or a JSON file's (--explainer-config)."
+    if args.explainer_config:
+        try: return json.loads(Path(args.explainer_config).read_text())
+        except (OSError, ValueError) as e: raise WorkbookError(f"--explainer-config {args.explainer_config}: {e}") from None
+    if args.explanations is None: return None
+    from workbook.explanations import penguin_explainer_config
+    return penguin_explainer_config(args.explanations)
 
 def _version_value(text: str, what: str) -> int:
     try: return int(text)
@@ -577,6 +605,11 @@ def add_commands(subparsers) -> None:
                    help="a shadow variant: gets a copy of WEIGHT / (production weights) of the requests, never answers")
     p.add_argument("--sampling-percentage", type=int, default=100, help="data capture sampling percentage (default 100)")
     p.add_argument("--port", type=int, help="local port (default: $WORKBOOK_PORT or 8080)")
+    x = p.add_argument_group("Clarify online explainability (SHAP values with the predictions)").add_mutually_exclusive_group()
+    x.add_argument("--explanations", nargs="?", const="`true`", metavar="EXPRESSION",
+                   help="explain with a typical penguin as the SHAP baseline; EXPRESSION: the EnableExplanations JMESPath "
+                        "expression (default `true`; a request's EnableExplanations overrides it)")
+    x.add_argument("--explainer-config", metavar="FILE", help="a JSON file with the ExplainerConfig to deploy with")
     g = p.add_argument_group("blue/green update of a serving endpoint (otherwise it is replaced at once)")
     shift = g.add_mutually_exclusive_group()
     shift.add_argument("--canary", type=int, metavar="PERCENT", help="shift PERCENT of the traffic first, bake, then the rest")

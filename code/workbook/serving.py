@@ -230,11 +230,15 @@ class _Fleet:
         "The first variant whose model is not loaded yet (None once every model is)."
         return next((v.state for v in self.variants if v.state.pipeline is None), None)
 
+_EXPLAIN_HEADER = b"x-amzn-sagemaker-enable-explanations"  # InvokeEndpoint's EnableExplanations
+
 class _Invocations:
     "The invocation handler: body in, predictions (or a 4xx JSON error) out, its capture record pending."
-    def __init__(self, variants: list[VariantSpec], endpoint_name: str, metrics: EndpointMetrics | None = None):
+    def __init__(self, variants: list[VariantSpec], endpoint_name: str, metrics: EndpointMetrics | None = None,
+                 explainer=None):
         self.blue, self.green, self.green_share = _Fleet(variants), None, 0.0
         self.endpoint_name, self.metrics = endpoint_name, metrics
+        self.explainer = explainer  # a `workbook.explanations.Explainer` when the endpoint has an ExplainerConfig
 
     def fleet(self) -> _Fleet:
         "The fleet that answers the next request: green for its share of the traffic once its models are loaded, else blue."
@@ -269,14 +273,26 @@ class _Invocations:
             rows = parse_payload(body, content_type, pipeline.schema.features)
             accept = headers.get(b"accept")
             out, out_type = format_predictions(pipeline.predict_rows(rows), pipeline.classes, accept and accept.decode("latin-1"))
-            if variant.writer is not None and variant.writer.sampled():
+            explained = (self._explain(pipeline, rows, headers, out, out_type)
+                         if self.explainer is not None or _EXPLAIN_HEADER in headers else None)
+            if variant.writer is not None and variant.writer.sampled():  # the model's own answer is captured
                 inference_id = headers.get(b"x-amzn-sagemaker-inference-id")
                 variant.writer.put(time.time(), body, content_type, out, out_type, inference_id and inference_id.decode("latin-1"))
+            if explained is not None: return 200, *explained, variant.header
             return 200, out, out_type, variant.header
         except RequestError as e: return _error(e.status, e.code, str(e))
         except Exception as e:
             log.exception("invocation failed")
             return _error(400, "ValidationError", f"could not process the request: {type(e).__name__}: {e}")
+
+    def _explain(self, pipeline, rows: list, headers: dict, out: bytes, out_type: str) -> tuple[bytes, str]:
+        "The answer with Clarify's explanations (`workbook.explanations`); RequestError without an ExplainerConfig."
+        if self.explainer is None:
+            raise RequestError("EnableExplanations: this endpoint has no ExplainerConfig (deploy it with explanations)")
+        from workbook.explanations import pipeline_predict
+        header = headers.get(_EXPLAIN_HEADER)
+        return self.explainer.answer(pipeline_predict(pipeline), rows, pipeline.schema.features, pipeline.classes,
+                                     out, out_type, header and header.decode("latin-1"))
 
     def answer(self, path: str, headers: dict, body: bytes, size: int) -> tuple:
         "(status, body, content type, extra headers) for one request."
@@ -388,6 +404,7 @@ def create_app(model_dir: str | Path | None, # model directory (the contents of 
                variants: list[VariantSpec] | None = None, # the endpoint's variants (instead of `model_dir` and `variant`)
                metrics_file: str | Path | None = None, # where the invocation metrics are written (every second); None = kept in memory
                update_file: str | Path | None = None, # the blue/green update file the endpoint follows; None = no updates
+               explainer_config: dict | None = None, # the endpoint configuration's ExplainerConfig; None = no explanations
               ):
     "The endpoint's Starlette app: /ping, /invocations and /endpoints/{name}/invocations."
     from contextlib import asynccontextmanager
@@ -396,7 +413,11 @@ def create_app(model_dir: str | Path | None, # model directory (the contents of 
     from starlette.responses import Response
     from starlette.routing import Route
     variants = variants or [VariantSpec(variant, str(model_dir))]
-    invocations = _Invocations(variants, endpoint_name, EndpointMetrics(endpoint_name))
+    explainer = None
+    if explainer_config is not None:  # the explainer's module (and shap) only for an endpoint that explains
+        from workbook.explanations import Explainer
+        explainer = Explainer(explainer_config, settings)
+    invocations = _Invocations(variants, endpoint_name, EndpointMetrics(endpoint_name), explainer)
     writers = {}  # one capture writer per variant name, shared by blue and green
 
     def attach(fleet: _Fleet):
@@ -407,9 +428,13 @@ def create_app(model_dir: str | Path | None, # model directory (the contents of 
                 writers[v.name] = CaptureWriter(capture, capture.local_dir(settings), endpoint_name, v.name, capture_flush_seconds)
             v.writer = writers[v.name]
 
+    def load():
+        invocations.blue.load()
+        if explainer is not None: explainer.warm()  # after the model, so that the endpoint is InService first
+
     @asynccontextmanager
     async def lifespan(app):
-        threading.Thread(target=invocations.blue.load, name="model-loader", daemon=True).start()
+        threading.Thread(target=load, name="model-loader", daemon=True).start()
         attach(invocations.blue)
         metrics = MetricsWriter(invocations.metrics, metrics_file) if metrics_file else None
         updates = _UpdateWatcher(invocations, update_file, attach) if update_file else None
@@ -458,12 +483,14 @@ def serve(model_dir: str | Path | None, # model directory (the contents of model
           variants: list[VariantSpec] | None = None, # the endpoint's variants (instead of `model_dir` and `variant`)
           metrics_file: str | Path | None = None, # where the invocation metrics are written
           update_file: str | Path | None = None, # the blue/green update file the endpoint follows
+          explainer_config: dict | None = None, # the endpoint configuration's ExplainerConfig; None = no explanations
          ) -> None:
     "Serve the model over HTTP until SIGTERM or Ctrl-C (graceful: in-flight requests and capture are finished)."
     import uvicorn
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(model_dir, capture, endpoint_name, variant, capture_flush_seconds=capture_flush_seconds,
-                     variants=variants, metrics_file=metrics_file, update_file=update_file)
+                     variants=variants, metrics_file=metrics_file, update_file=update_file,
+                     explainer_config=explainer_config)
     uvicorn.run(app, host=host, port=port, workers=1, access_log=False, log_level=log_level,
                 lifespan="on", timeout_graceful_shutdown=10)
 
@@ -485,6 +512,7 @@ def _server_parser() -> argparse.ArgumentParser:
                    help="a shadow variant: gets a copy of WEIGHT / (production weights) of the requests, never answers")
     p.add_argument("--metrics-file", default="", help="where the invocation metrics are written every second (default: not written)")
     p.add_argument("--update-file", default="", help="the blue/green update file to follow (written by workbook deploy; default: none)")
+    p.add_argument("--explainer-config", default="", help="a JSON file with the endpoint's ExplainerConfig (Clarify online explainability; default: none)")
     p.add_argument("--log-level", default="info", help="log level")
     return p
 
@@ -509,8 +537,12 @@ def main(argv: list[str] | None = None) -> None:
         if not model_dir.is_dir(): raise WorkbookError(f"model directory {model_dir} does not exist")
     capture = (CaptureConfig(args.capture_destination, args.sampling_percentage, tuple(args.capture_options))
                if args.capture_destination else None)
+    explainer_config = None
+    if args.explainer_config:
+        try: explainer_config = json.loads(Path(args.explainer_config).read_text())
+        except (OSError, ValueError) as e: raise WorkbookError(f"--explainer-config {args.explainer_config}: {e}") from None
     serve(model_dir, args.host, args.port, capture, args.endpoint_name, args.variant, args.log_level, args.capture_flush_seconds,
-          variants, args.metrics_file or None, args.update_file or None)
+          variants, args.metrics_file or None, args.update_file or None, explainer_config)
 
 # %% ../../nbs/06_serving.ipynb #2ae43aa9
 if __name__ == "__main__" and "get_ipython" not in globals(): main()
