@@ -62,7 +62,7 @@ def _put_baseline(settings, tmp_path) -> dict:
 
 @pytest.fixture(scope="module")
 def registered_drift_baselines(tmp_path_factory):
-    "DriftCheckBaselines of the pipeline's RegisterModel step, its baseline-step reference resolved to BASELINE_OUTPUT."
+    "DriftCheckBaselines of the pipeline's RegisterModel step, its baseline-step and bias-check references resolved."
     from workbook import pipeline
     base = tmp_path_factory.mktemp("definition")
     settings = load_settings({}, store=base / "store")
@@ -70,13 +70,19 @@ def registered_drift_baselines(tmp_path_factory):
     (register,) = [s for s, _, _ in pipeline.flatten_steps(definition) if s["Name"] == "Register-RegisterModel"]
     baseline_ref = {"Get": "Steps.BaselineData.ProcessingOutputConfig.Outputs['baseline'].S3Output.S3Uri"}
 
+    bias_ref = {"Get": "Steps.CheckDataBias.BaselineUsedForDriftCheckConstraints"}  # the data-bias check's baseline
+    bias_uri = f"s3://{settings.bucket}/{settings.pipeline_name}/clarify/data-bias/execution-1/analysis.json"
+
     def resolve(value):
+        if value == bias_ref: return bias_uri
         if isinstance(value, dict) and "Std:Join" in value:
             join = value["Std:Join"]
             return join["On"].join(BASELINE_OUTPUT if v == baseline_ref else v for v in join["Values"])
         if isinstance(value, dict): return {k: resolve(v) for k, v in value.items()}
         return value
-    return resolve(register["Arguments"]["DriftCheckBaselines"])
+    baselines = resolve(register["Arguments"]["DriftCheckBaselines"])
+    assert '"Get"' not in json.dumps(baselines) and '"Std:' not in json.dumps(baselines), baselines  # every reference resolved
+    return baselines
 
 
 # -- stubbed SageMaker client -------------------------------------------------------------------------------------------
