@@ -77,7 +77,8 @@ def test_the_pipeline_set_builds_the_definition(tmp_path):
     r = subprocess.run([str(venv / "bin" / "get-pipeline-definition"), "-n", "workbook.pipeline"], capture_output=True, text=True,
                        cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "WORKBOOK_STORE": str(tmp_path / "store"), "HOME": str(tmp_path)})
     assert r.returncode == 0, r.stderr[-2000:]
-    assert [s["Name"] for s in json.loads(r.stdout)["Steps"]] == ["PreprocessData", "BaselineData", "CheckDataBias", "ChooseTraining"]
+    assert [s["Name"] for s in json.loads(r.stdout)["Steps"]] == ["PreprocessData", "BaselineData", "CheckDataBias", "ChooseTraining",
+                                                               "ChooseAutoML"]
 
 
 def test_runs_the_pipeline_module_with_the_template_arguments(steps):
