@@ -99,9 +99,9 @@ def run_check_step(
     if result.status != "Succeeded": return result
     flags = check_flags(check)
     calculated = calculated_baseline(check, result.request)
-    compare, used = baseline_plan(calculated, previous_baseline(check, hooks), flags["SkipCheck"],
-                                  flags["RegisterNewBaseline"], f"step {planned.name!r}")
-    violation = hooks.compare(check["CheckType"], calculated, previous_baseline(check, hooks)) if compare else None
+    previous = previous_baseline(check, hooks)  # the latest Approved version's baselines: one registry look-up
+    compare, used = baseline_plan(calculated, previous, flags["SkipCheck"], flags["RegisterNewBaseline"], f"step {planned.name!r}")
+    violation = hooks.compare(check["CheckType"], calculated, previous) if compare else None
     job = next(iter(result.metadata.values()), {})
     arn = job.get("Arn") or job.get("CheckJobArn")  # a cache hit carries the check step's own metadata
     properties = {f"CalculatedBaseline{k}": v for k, v in calculated.items()}
