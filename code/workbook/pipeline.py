@@ -49,7 +49,7 @@ from sagemaker.workflow.steps import CacheConfig, ProcessingStep, TrainingStep, 
 
 from .config import ROOT, SKLEARN_VERSION, TENSORFLOW_VERSION, Settings, WorkbookError, is_s3, load_settings, s3_to_local
 from .evaluation import ACCURACY_JSON_PATH, EVALUATION_FILE, gate_message_parts
-from .pipeline_run import CODE_DIR, _local_engine, run_local, stage_input  # CODE_DIR: the source folder every job receives
+from .pipeline_run import CODE_DIR, _is_shipped, _local_engine, run_local, stage_input  # CODE_DIR: the source folder every job receives
 from .preprocessing import BASELINE_OUTPUT, BIAS_OUTPUT, SPLITS, TRANSFORMER_OUTPUT
 from .tracking import tracking_environment
 from .training import METRIC_DEFINITIONS, Hyperparameters
@@ -67,11 +67,6 @@ __all__ = ['TELEMETRY_OPT_OUT', 'APPROVAL_STATUSES', 'FRAMEWORKS', 'PREPROCESS_O
            'run_pipeline_main']
 
 # %% ../../nbs/08_pipeline.ipynb #7fedcc6a
-def _is_shipped(relative: Path) -> bool:
-    "Does the file at `relative` (inside the code folder) belong in the job's source archive?"
-    skip_dir = lambda part: part.startswith(".") or part == "__pycache__" or part.endswith(".egg-info")
-    return not any(skip_dir(p) for p in relative.parts) and relative.suffix != ".pyc" and relative.name != "_modidx.py"
-
 def pack_source(code_dir: Path = CODE_DIR, # folder to pack (its contents land at the archive root)
                ) -> bytes:
     "The code folder as a reproducible `sourcedir.tar.gz` (same files, same bytes)."

@@ -22,9 +22,14 @@ __all__ = ['CODE_DIR', 'definition_key', 'save_definition', 'saved_definition', 
 # %% ../../nbs/08a_pipeline_run.ipynb #24b769a0
 CODE_DIR = ROOT / "code"  # the source folder every job receives (workbook.pipeline's CODE_DIR)
 
+def _is_shipped(relative: Path) -> bool:
+    "Does the file at `relative` (inside the code folder) belong in the job's source archive?"
+    skip_dir = lambda part: part.startswith(".") or part == "__pycache__" or part.endswith(".egg-info")
+    return not any(skip_dir(p) for p in relative.parts) and relative.suffix != ".pyc" and relative.name != "_modidx.py"
+
 def _code_files(code_dir: Path) -> list[Path]:
-    "The code folder's files, in a stable order, without compiled bytecode."
-    return sorted(p for p in Path(code_dir).rglob("*") if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc")
+    "The files of the code folder that the jobs receive (the source archive's), in a stable order."
+    return sorted(p for p in Path(code_dir).rglob("*") if p.is_file() and _is_shipped(p.relative_to(code_dir)))
 
 def definition_key(settings: Settings, # the configuration the definition is built with
                    code_dir: Path = CODE_DIR, # the source folder the jobs receive
